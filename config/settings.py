@@ -1,0 +1,94 @@
+"""One settings object built from environment variables; the app factory takes it as a mapping."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Flask config keys are the upper-case field names."""
+
+    ENV: str = "development"
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI: str = ""
+    REDIS_URL: str | None = None
+    GRIDGOV_TIMEZONE: str = "Asia/Shanghai"
+    INSTANCE_DIR: str = str(PROJECT_ROOT / "instance")
+    UPLOAD_DIR: str = ""
+    MAX_PHOTO_BYTES: int = 10 * 1024 * 1024
+    MAX_PHOTO_PIXELS: int = 40_000_000
+    MAX_CONTENT_LENGTH: int = 100 * 1024 * 1024
+    DEADLINE_WARNING_SHARE: float = 0.8
+    GEOFENCE_TOLERANCE_M: float = 50.0
+    DUPLICATE_RADIUS_M: float = 50.0
+    DUPLICATE_WINDOW_HOURS: float = 24.0
+    ESCALATE_AFTER_OVERDUE_HOURS: float = 24.0
+    API_TOKEN_TTL_HOURS: float = 24.0 * 30
+    MAP_TILE_URL: str = ""
+    WTF_CSRF_ENABLED: bool = True
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_SECURE: bool = False
+    BABEL_DEFAULT_LOCALE: str = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE: str = "Asia/Shanghai"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
+    TESTING: bool = False
+
+    def as_config(self) -> dict:
+        return {k: v for k, v in asdict(self).items()}
+
+
+def _default_sqlite_url(instance_dir: str) -> str:
+    return f"sqlite:///{Path(instance_dir) / 'gridgov.sqlite3'}"
+
+
+def load_settings(environ: os._Environ | dict | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    instance_dir = env.get("GRIDGOV_INSTANCE_DIR", str(PROJECT_ROOT / "instance"))
+    database_url = normalize_database_url(env.get("DATABASE_URL") or _default_sqlite_url(instance_dir))
+    production = env.get("GRIDGOV_ENV", env.get("FLASK_ENV", "development")) == "production"
+    settings = Settings(
+        ENV="production" if production else "development",
+        SECRET_KEY=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=env.get("REDIS_URL") or None,
+        GRIDGOV_TIMEZONE=env.get("GRIDGOV_TIMEZONE", "Asia/Shanghai"),
+        INSTANCE_DIR=instance_dir,
+        UPLOAD_DIR=env.get("GRIDGOV_UPLOAD_DIR", str(Path(instance_dir) / "uploads")),
+        SESSION_COOKIE_SECURE=_bool(env.get("GRIDGOV_SECURE_COOKIES"), production),
+        MAP_TILE_URL=env.get("GRIDGOV_MAP_TILE_URL", ""),
+    )
+    settings.REMEMBER_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE
+    settings.BABEL_DEFAULT_TIMEZONE = settings.GRIDGOV_TIMEZONE
+    settings.SQLALCHEMY_ENGINE_OPTIONS = engine_options_for(database_url)
+    return settings
+
+
+def normalize_database_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        # psycopg 3 is the driver we pin; SQLAlchemy's bare postgresql:// means psycopg2.
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def engine_options_for(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Several threads (the dev server, inline jobs) share the file; wait instead of failing.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

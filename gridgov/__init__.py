@@ -1,0 +1,113 @@
+"""gridgov: the Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from config import load_settings
+from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for, normalize_database_url
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(load_settings().as_config())
+    if overrides:
+        overrides = dict(overrides)
+        if "SQLALCHEMY_DATABASE_URI" in overrides:
+            url = normalize_database_url(overrides["SQLALCHEMY_DATABASE_URI"])
+            overrides["SQLALCHEMY_DATABASE_URI"] = url
+            overrides.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options_for(url))
+        app.config.update(overrides)
+    _refuse_insecure_production(app)
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from gridgov import formatting
+
+    app.jinja_env.globals["get_locale"] = get_locale
+    formatting.register(app)
+
+
+def _refuse_insecure_production(app: Flask) -> None:
+    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
+        raise RuntimeError(
+            "SECRET_KEY is unset or the development default; refusing to start in production. "
+            "生产模式必须设置 SECRET_KEY。"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from gridgov.extensions import babel, csrf, db, login_manager, migrate
+    from gridgov import i18n, auth
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    auth.configure_login(login_manager)
+    _sqlite_pragmas(app)
+
+
+_PRAGMAS_INSTALLED = False
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    global _PRAGMAS_INSTALLED
+    if _PRAGMAS_INSTALLED:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        if type(dbapi_connection).__module__ != "sqlite3":
+            return
+        cursor = dbapi_connection.cursor()
+        # WAL lets the web process read while a job writes; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    _PRAGMAS_INSTALLED = True
+
+
+def register_blueprints(app: Flask) -> None:
+    from gridgov.web import health, home
+    from gridgov import auth
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from gridgov import errors
+
+    errors.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from gridgov.cli import register
+
+    register(app)

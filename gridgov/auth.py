@@ -1,0 +1,90 @@
+"""Login and logout for the web pages (session cookie, remember-me, CSRF on the form)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from gridgov.extensions import db
+from gridgov.i18n import bilingual
+from gridgov.models import User
+
+bp = Blueprint("auth", __name__)
+
+
+def configure_login(manager: LoginManager) -> None:
+    manager.login_view = "auth.login"
+    manager.login_message = None
+    manager.session_protection = "strong"
+
+    @manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=256)])
+    remember = BooleanField("remember")
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site relative paths: refuses //evil.example, https://evil, and backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def authenticate(username: str, password: str) -> User | None:
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None or not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.username.data.strip(), form.password.data)
+        if user is None:
+            error = bilingual("用户名或密码错误，或账号已停用", "Wrong username or password, or the account is disabled")
+        else:
+            session.clear()
+            login_user(user, remember=bool(form.remember.data))
+            target = request.args.get("next")
+            return redirect(target if is_safe_next(target) else url_for("home.index"))
+    elif request.method == "POST":
+        error = bilingual("表单已失效，请重新提交", "The form expired or is incomplete; please submit again")
+    status = 401 if (request.method == "POST" and error) else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(bilingual("已退出登录", "You have logged out"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    from gridgov.i18n import SUPPORTED_LOCALES
+
+    if code in SUPPORTED_LOCALES:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            db.session.commit()
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("home.index"))

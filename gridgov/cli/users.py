@@ -1,0 +1,38 @@
+"""`flask users create`: add a user with a role and a jurisdiction."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gridgov.extensions import db
+from gridgov.models import ROLES
+from gridgov.services import accounts
+
+
+@click.group(help="Manage users. 用户管理。")
+def users() -> None:
+    pass
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--area", "area_code", required=True, help="Area code of the jurisdiction.")
+@click.option("--department", "department_code", default=None)
+@click.option("--display-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create(username, role, area_code, department_code, display_name, password_stdin):
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(
+            username=username, password=password, role=role, area_code=area_code,
+            department_code=department_code, display_name=display_name,
+        )
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
+    click.echo(f"created user {user.username} ({user.role} @ {user.area_code})")

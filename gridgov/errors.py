@@ -1,0 +1,143 @@
+"""One place that turns errors into HTTP answers: JSON for the APIs, a page for people.
+
+Domain errors (from workflows/, geo/ and services) carry `code`, `message_zh`, `message_en`;
+their HTTP status comes from `STATUS_BY_ERROR` by class name, so the domain stays HTTP-free.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from gridgov.i18n import bilingual
+
+# Class name → HTTP status for errors raised below the web layer.
+STATUS_BY_ERROR = {
+    "WrongState": 409,
+    "StaleVersion": 409,
+    "NotAllowed": 403,
+    "MissingInput": 422,
+    "UnknownAction": 404,
+    "UnknownWorkflow": 404,
+    "InvalidCoordinate": 400,
+    "UnknownCRS": 400,
+    "ImportRejected": 400,
+    "GeoError": 400,
+    "InvalidPhoto": 400,
+    "NotFound": 404,
+    "Conflict": 409,
+    "BadRequest": 400,
+    "Forbidden": 403,
+    "Unavailable": 503,
+}
+
+HTTP_MESSAGES = {
+    400: ("请求有误", "Bad request"),
+    401: ("请先登录", "Please log in"),
+    403: ("无权执行此操作", "You are not allowed to do this"),
+    404: ("找不到该资源", "Not found"),
+    405: ("不支持该请求方法", "Method not allowed"),
+    409: ("数据已被他人修改，请刷新后重试", "The record changed meanwhile; reload and try again"),
+    413: ("上传内容过大", "The upload is too large"),
+    422: ("缺少必填内容", "Some required input is missing"),
+    429: ("请求过于频繁，请稍后再试", "Too many requests; try again later"),
+    503: ("服务暂不可用，请稍后重试", "Service temporarily unavailable; retry shortly"),
+}
+
+
+class AppError(Exception):
+    """An error a person can understand, in Chinese and English."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message_zh: str, message_en: str, *, status: int | None = None,
+                 code: str | None = None, details: dict | None = None):
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/api/", "/open311/", "/healthz")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_body(status: int, code: str, message_zh: str, message_en: str, details: dict | None = None):
+    body = {
+        "error": {
+            "status": status,
+            "code": code,
+            "message": bilingual(message_zh, message_en),
+            "message_zh": message_zh,
+            "message_en": message_en,
+        }
+    }
+    if details:
+        body["error"]["details"] = details
+    return body
+
+
+def respond(status: int, code: str, message_zh: str, message_en: str, details: dict | None = None):
+    if wants_json():
+        return jsonify(error_body(status, code, message_zh, message_en, details)), status
+    return (
+        render_template(
+            "error.html", status=status, message=bilingual(message_zh, message_en), details=details
+        ),
+        status,
+    )
+
+
+def status_for(exc: Exception) -> int | None:
+    if isinstance(exc, AppError):
+        return exc.status
+    for cls in type(exc).__mro__:
+        if cls.__name__ in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls.__name__]
+    return None
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        zh, en = HTTP_MESSAGES.get(exc.code or 500, (exc.name, exc.name))
+        response = respond(exc.code or 500, exc.name.lower().replace(" ", "_"), zh, en)
+        if exc.code == 401 and not wants_json():
+            from flask import redirect, url_for
+            return redirect(url_for("auth.login", next=request.full_path))
+        return response
+
+    @app.errorhandler(Exception)
+    def _domain(exc: Exception):
+        status = status_for(exc)
+        if status is None or not hasattr(exc, "message_zh"):
+            app.logger.exception("unhandled error")
+            from gridgov.extensions import db
+            db.session.rollback()
+            return respond(500, "internal_error", "服务器内部错误，已记录", "Internal error; it has been logged")
+        from gridgov.extensions import db
+        db.session.rollback()
+        code = getattr(exc, "code", None) or type(exc).__name__
+        details = getattr(exc, "details", None)
+        if details is None and hasattr(exc, "report"):
+            details = {"problems": [getattr(p, "as_dict", lambda p=p: str(p))() for p in exc.report]}
+        return respond(status, str(code), exc.message_zh, exc.message_en, details)

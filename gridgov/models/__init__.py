@@ -1,0 +1,12 @@
+"""SQLAlchemy tables, one module per aggregate; import from here."""
+from gridgov.models.areas import Area, AreaLevel, GridDepartment
+from gridgov.models.org import Department, Role, User, ROLES
+from gridgov.models.categories import Category, TimeUnit
+from gridgov.models.events import Event, EventLog, Extension, Photo, Supervision, Task
+from gridgov.models.ops import ApiToken, CalendarDay, DailyCounter, Notification, OutboxMessage, Setting
+
+__all__ = [
+    "Area", "AreaLevel", "GridDepartment", "Department", "Role", "User", "ROLES", "Category", "TimeUnit",
+    "Event", "EventLog", "Extension", "Photo", "Supervision", "Task", "ApiToken", "CalendarDay",
+    "DailyCounter", "Notification", "OutboxMessage", "Setting",
+]

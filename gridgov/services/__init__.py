@@ -1,0 +1,1 @@
+"""Use cases: each public function opens one transaction, changes state, and commits once."""

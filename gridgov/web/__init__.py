@@ -1,0 +1,1 @@
+"""Blueprints for pages people use; each parses the request, calls a service, renders."""
