@@ -78,6 +78,9 @@ class Event(db.Model):
     self_resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
+    # Working seconds from registration to closure (returned time excluded), fixed at closing so
+    # statistics average a column instead of replaying the calendar over every event.
+    handling_working_seconds: Mapped[int | None] = mapped_column(Integer)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     reported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
