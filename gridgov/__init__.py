@@ -95,10 +95,14 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from gridgov.web import health, home
     from gridgov import auth
+    from gridgov.api import stats as api_stats
+    from gridgov.web import dashboard
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(api_stats.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

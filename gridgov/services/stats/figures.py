@@ -147,7 +147,7 @@ def _in_period(column, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-def _scope(q: StatsQuery, *, department_column=None) -> list[ColumnElement[bool]]:
+def scope_clauses(q: StatsQuery, *, department_column=None) -> list[ColumnElement[bool]]:
     clauses = []
     if q.area:
         clauses.append(getattr(Event, EVENT_COLUMN_BY_LEVEL[area_level(q.area)]) == q.area)
@@ -162,15 +162,15 @@ def _scope(q: StatsQuery, *, department_column=None) -> list[ColumnElement[bool]
 
 
 def reported_cohort(q: StatsQuery) -> list[ColumnElement[bool]]:
-    return [_in_period(Event.reported_at, q.period), *_scope(q)]
+    return [_in_period(Event.reported_at, q.period), *scope_clauses(q)]
 
 
 def registered_cohort(q: StatsQuery) -> list[ColumnElement[bool]]:
-    return [_in_period(Event.registered_at, q.period), Event.state.notin_(EXCLUDED_FROM_CASES), *_scope(q)]
+    return [_in_period(Event.registered_at, q.period), Event.state.notin_(EXCLUDED_FROM_CASES), *scope_clauses(q)]
 
 
 def task_cohort(q: StatsQuery) -> list[ColumnElement[bool]]:
-    return [_in_period(Task.handled_at, q.period), *_scope(q, department_column=Task.department_code)]
+    return [_in_period(Task.handled_at, q.period), *scope_clauses(q, department_column=Task.department_code)]
 
 
 def is_closed() -> ColumnElement[bool]:
