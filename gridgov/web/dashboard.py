@@ -13,6 +13,7 @@ from math import ceil
 import shapely
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, \
     stream_with_context, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from gridgov.access import area_covers, area_level
@@ -28,6 +29,13 @@ from gridgov.services.stats.figures import AREA_GROUPINGS, scope_clauses
 from gridgov.web.stats_filters import parse_filters, require_stats_user
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@bp.before_request
+def _pages_need_login():
+    # People are sent to the login form (and back); the role check follows in each view.
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
 
 CHILD_GROUPING = {"county": "township", "township": "village", "village": "grid", "grid": "grid"}
 FIGURE_LABELS = {

@@ -369,7 +369,9 @@ def bucket_keys(bucket: str, period: Period) -> list[str]:
     return keys
 
 
-UNKNOWN_LABEL = "（未知）"
+UNKNOWN_LABELS = {"department": "（未派遣）", "reporter": "（非网格员上报）", "category": "（未分类）",
+                  "subcategory": "（未分类）"}
+UNKNOWN_AREA = "（未定位）"
 
 
 def _attach_labels(grouping: str, rows: list[Figures]) -> None:
@@ -390,7 +392,7 @@ def _attach_labels(grouping: str, rows: list[Figures]) -> None:
         if grouping == "total":
             row.label = "合计"
         elif row.key is None:
-            row.label = UNKNOWN_LABEL
+            row.label = UNKNOWN_LABELS.get(grouping, UNKNOWN_AREA)
         elif grouping in BUCKETS:
             row.label = str(row.key)
         else:
