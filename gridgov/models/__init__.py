@@ -3,6 +3,7 @@ from gridgov.models.areas import Area, AreaLevel, GridDepartment
 from gridgov.models.org import Department, Role, User, ROLES
 from gridgov.models.categories import Category, TimeUnit
 from gridgov.models.events import Event, EventLog, Extension, Photo, Supervision, Task
+from gridgov.models import stats_indexes  # noqa: F401,E402  (attaches indexes to events, tasks)
 from gridgov.models.ops import ApiToken, CalendarDay, DailyCounter, Notification, OutboxMessage, Setting
 
 __all__ = [

@@ -35,7 +35,6 @@ class Event(db.Model):
         Index("ix_events_department_state", "department_code", "state"),
         # Duplicate detection and map views prefilter by a lon/lat box.
         Index("ix_events_lon_lat", "lon", "lat"),
-        Index("ix_events_reported_at", "reported_at"),
         Index("ix_events_category_reported", "category_code", "reported_at"),
     )
 

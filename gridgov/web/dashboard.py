@@ -38,6 +38,9 @@ def _pages_need_login():
         return current_app.login_manager.unauthorized()
 
 CHILD_GROUPING = {"county": "township", "township": "village", "village": "grid", "grid": "grid"}
+# The map bins events two levels down (a county by village, a township by grid): enough detail
+# to see hot spots, few enough markers to draw (a county can have 10,000 grids).
+MAP_GROUPING = {"county": "village", "township": "grid", "village": "grid", "grid": "grid"}
 FIGURE_LABELS = {
     "reported": "上报数", "registered": "立案数", "due": "应结案数", "closed": "结案数",
     "closed_on_time": "按期结案数", "overdue": "超期数", "self_resolved": "自行处置数",
@@ -52,9 +55,10 @@ def trend_bucket(period) -> str:
 
 def dashboard_data(q: stats.StatsQuery) -> dict:
     """Every query the county dashboard runs (the benchmark times exactly this)."""
-    child = CHILD_GROUPING[area_level(q.area)] if q.area else "township"
+    level = area_level(q.area) if q.area else "county"
+    child, map_grouping = CHILD_GROUPING[level], MAP_GROUPING[level]
     bucket = trend_bucket(q.period)
-    groupings = ["total", child, "department", "category", bucket, "grid"]
+    groupings = list(dict.fromkeys(["total", child, "department", "category", bucket, map_grouping]))
     data = stats.compute_many(q, groupings)
     previous = stats.totals(stats.StatsQuery(period=q.period.previous(), area=q.area, category=q.category,
                                              department=q.department, now=q.now))
@@ -67,7 +71,7 @@ def dashboard_data(q: stats.StatsQuery) -> dict:
     supervised = db.session.execute(
         select(Event).where(*scope, Event.state.in_(OPEN_STATES), Event.supervision_level > 0)
         .order_by(Event.supervision_level.desc(), Event.deadline).limit(20)).scalars().all()
-    return {"child": child, "bucket": bucket, "data": data, "previous": previous, "overdue": overdue,
+    return {"child": child, "bucket": bucket, "map_grouping": map_grouping, "groupings": groupings, "data": data, "previous": previous, "overdue": overdue,
             "overdue_count": overdue_count, "supervised": supervised}
 
 
@@ -90,7 +94,8 @@ def index():
     child_rows = [r for r in data[result["child"]]]
     child_rows.sort(key=lambda f: (-(f.closure_rate if f.closure_rate is not None else -1), -f.registered))
     departments = sorted(data["department"], key=lambda f: -f.registered)
-    grid_points = _grid_points([f for f in data["grid"] if f.key is not None and f.reported])
+    grid_points = _map_points(result["map_grouping"], q.area,
+                              [f for f in data[result["map_grouping"]] if f.key is not None and f.reported])
     area = db.session.get(Area, q.area) if q.area else None
     chart_data = {
         "trend": {"keys": [f.key for f in data[result["bucket"]]],
@@ -115,15 +120,18 @@ def index():
     )
 
 
-def _grid_points(rows) -> list[dict]:
+def _map_points(level: str, area: str | None, rows) -> list[dict]:
+    """One marker per area of `level` with events, at the centre of its bounding box."""
     if not rows:
         return []
     by_code = {f.key: f for f in rows}
-    boxes = db.session.execute(select(Area.code, Area.name, Area.min_lon, Area.min_lat, Area.max_lon, Area.max_lat)
-                               .where(Area.code.in_(list(by_code)))).all()
+    stmt = select(Area.code, Area.name, Area.min_lon, Area.min_lat, Area.max_lon, Area.max_lat).where(
+        Area.level == level)
+    if area:
+        stmt = stmt.where(Area.code.startswith(area))
     return [{"code": code, "name": name, "lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2,
              "reported": by_code[code].reported, "overdue": by_code[code].overdue}
-            for code, name, x0, y0, x1, y1 in boxes if x0 is not None]
+            for code, name, x0, y0, x1, y1 in db.session.execute(stmt) if x0 is not None and code in by_code]
 
 
 def _category_options():

@@ -102,20 +102,16 @@ def utc_offset_minutes(tz: str, at_utc: datetime) -> int:
 
 
 def bucket_expr(dialect: str, bucket: str, column: ColumnElement, offset_minutes: int) -> ColumnElement:
-    """A text key for the local day ('2026-11-22'), ISO week by its Monday ('2026-11-16') or
-    month ('2026-11') of a naive-UTC column. `offset_minutes` is an int, rendered literally so the
+    """The local day, ISO week (by its Monday) or month of a naive-UTC column; `bucket_key` turns
+    the value into the text key '2026-11-22', '2026-11-16' or '2026-11'. `offset_minutes` is an int, rendered literally so the
     same expression text can appear in SELECT and GROUP BY (PostgreSQL matches them textually)."""
     if bucket not in BUCKETS:
         raise ValueError(bucket)
     minutes = int(offset_minutes)
     name = _column_sql(column)
     if dialect == "postgresql":
-        shifted = f"({name} + interval '{minutes} minutes')"
-        sql = {
-            "day": f"to_char({shifted}, 'YYYY-MM-DD')",
-            "week": f"to_char(date_trunc('week', {shifted}), 'YYYY-MM-DD')",
-            "month": f"to_char({shifted}, 'YYYY-MM')",
-        }[bucket]
+        # date_trunc yields a timestamp (cheaper per row than to_char); `bucket_key` formats it.
+        sql = f"date_trunc('{bucket}', {name} + interval '{minutes} minutes')"
     else:  # SQLite: date modifiers; 'weekday 1' moves forward to Monday, so step back 6 days first
         mod = f"'{minutes:+d} minutes'"
         sql = {
@@ -124,6 +120,14 @@ def bucket_expr(dialect: str, bucket: str, column: ColumnElement, offset_minutes
             "month": f"strftime('%Y-%m', {name}, {mod})",
         }[bucket]
     return literal_column(sql)
+
+
+def bucket_key(bucket: str, value) -> str | None:
+    """The text key of a bucket value read back from the database (a string on SQLite, a
+    truncated timestamp on PostgreSQL)."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.strftime("%Y-%m" if bucket == "month" else "%Y-%m-%d")
 
 
 def _column_sql(column: ColumnElement) -> str:

@@ -1,0 +1,53 @@
+"""statistics: covering indexes for the three cohorts
+
+Revision ID: 0201_stats_indexes
+Revises: 0002_handling_seconds
+Create Date: 2026-11-22 21:40:00
+
+Each statistics query reads one cohort — events by reported_at, events by registered_at, tasks by
+handled_at — over a time range, and needs only a handful of narrow columns. An index on the
+timestamp that also carries those columns lets PostgreSQL answer from the index alone
+(index-only scan: no visit to the wide event rows, which hold descriptions and addresses), and
+GROUPING SETS then computes every grouping of the dashboard in that one pass. The extra columns
+are INCLUDE payload on PostgreSQL; SQLite has no INCLUDE and gets the plain timestamp index (the
+models declare the same, in gridgov/models/stats_indexes.py, so autogenerate sees no drift).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0201_stats_indexes"
+down_revision = "0002_handling_seconds"
+branch_labels = None
+depends_on = None
+
+AREA_AND_GROUPS = ["county_code", "township_code", "village_code", "grid_code", "department_code",
+                   "category_code", "reporter_id"]
+INDEXES = {
+    "ix_events_stats_registered": ("events", "registered_at",
+                                   ["state", "deadline", "closed_on_time", "handling_working_seconds", "satisfaction",
+                                    *AREA_AND_GROUPS]),
+    "ix_events_stats_reported": ("events", "reported_at", ["self_resolved", *AREA_AND_GROUPS]),
+    "ix_tasks_stats_handled": ("tasks", "handled_at", ["status", "department_code", "event_id"]),
+    "ix_events_stats_id": ("events", "id", ["county_code", "township_code", "village_code", "grid_code",
+                                            "category_code", "reporter_id"]),
+}
+OPEN_STATES = ("reported", "registered", "dispatched", "in_progress", "handled", "returned", "escalated", "visited")
+
+
+def upgrade():
+    for name, (table, key, payload) in INDEXES.items():
+        op.create_index(name, table, [key], postgresql_include=payload)
+    open_only = sa.column("state").in_(OPEN_STATES)
+    op.create_index("ix_events_stats_open", "events", ["deadline"],
+                    postgresql_include=["state", "supervision_level", *AREA_AND_GROUPS],
+                    postgresql_where=open_only, sqlite_where=open_only)
+    # The covering index on reported_at makes the plain one redundant (and the planner preferred
+    # the plain one, then fetched every row from the table).
+    op.drop_index("ix_events_reported_at", table_name="events")
+
+
+def downgrade():
+    op.create_index("ix_events_reported_at", "events", ["reported_at"])
+    op.drop_index("ix_events_stats_open", table_name="events")
+    for name, (table, _, _) in INDEXES.items():
+        op.drop_index(name, table_name=table)
