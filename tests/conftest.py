@@ -125,7 +125,7 @@ def app(backend, tmp_path_factory):
         drop_pg_database(url)
 
 
-EVENT_TABLES = ("notifications", "outbox", "extensions", "supervisions", "event_log", "photos", "tasks")
+EVENT_TABLES = ("stats_month_cache", "notifications", "outbox", "extensions", "supervisions", "event_log", "photos", "tasks")
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def seed_history(*, seed: int = 11, count: int = 400, days: int = 120, now: date
             number=f"{prefix}{seed:03d}{i:06d}", category_code=category.code,
             description="历史事件", lon=points[grid].x, lat=points[grid].y,
             county_code=grid[:6], township_code=grid[:9], village_code=grid[:12], grid_code=grid,
-            reporter_id=rng.choice(reporters), reported_at=reported, updated_at=reported,
+            reporter_id=rng.choice(reporters), reported_at=reported, updated_at=utcnow(),
             urgency=1, source="grid_worker", version=1, self_resolved=self_resolved,
             paused_seconds=0, rework_count=0, supervision_level=0, deadline_level=0,
         )

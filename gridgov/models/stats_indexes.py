@@ -20,6 +20,8 @@ STATS_INDEXES = (
     # far cheaper than a hash join that reads the whole events table.
     Index("ix_events_stats_id", Event.id, postgresql_include=["county_code", "township_code", "village_code",
                                                               "grid_code", "category_code", "reporter_id"]),
+    # The sealed-month cache asks which months changed since it computed them.
+    Index("ix_events_stats_updated", Event.updated_at),
     # Open events only (a few percent of the table): the overdue and supervised lists and counts.
     Index("ix_events_stats_open", Event.deadline,
           postgresql_include=["state", "supervision_level", *_AREA_AND_GROUPS],

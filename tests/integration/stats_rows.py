@@ -15,6 +15,7 @@ from sqlalchemy import insert
 
 from gridgov.extensions import db
 from gridgov.models import Event, Task
+from gridgov.timeutil import utcnow
 
 OPEN = {"reported", "registered", "dispatched", "in_progress", "handled", "returned", "escalated", "visited"}
 TZ = ZoneInfo("Asia/Shanghai")
@@ -68,7 +69,7 @@ def insert_rows(rows: list[EventRow]) -> list[int]:
             reported_at=r.reported_at, registered_at=r.registered_at, deadline=r.deadline, closed_at=r.closed_at,
             closed_on_time=r.closed_on_time, self_resolved=r.self_resolved, paused_seconds=r.paused_seconds,
             handling_working_seconds=r.handling_working_seconds, satisfaction=r.satisfaction,
-            version=1, urgency=1, description="", source="grid_worker", updated_at=r.reported_at,
+            version=1, urgency=1, description="", source="grid_worker", updated_at=utcnow(),
         ))
     ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), payload).all()
     tasks = [dict(event_id=eid, seq=i + 1, department_code=t.department_code, status=t.status,

@@ -12,6 +12,7 @@ from gridgov.models import Area, Department, User
 from gridgov.services import stats
 from gridgov.services.stats.figures import Figures
 from gridgov.services.stats.periods import Period
+from gridgov.timeutil import utcnow
 from tests.conftest import EVENT_TABLES
 from tests.integration.stats_rows import EventRow, TaskRow, brute_force, insert_rows
 
@@ -104,26 +105,37 @@ def as_table(rows: list[Figures]) -> dict:
     return out
 
 
-def assert_matches(rows: list[EventRow], area: str | None = None):
-    q = stats.StatsQuery(period=PERIOD, area=area, now=NOW)
-    result = stats.compute_many(q, CHECKED)
+# A whole past month (served by the sealed-month cache), a span with partial months at both ends,
+# and three whole months.
+PERIODS = (PERIOD, Period(date(2026, 9, 27), date(2026, 11, 8), "Asia/Shanghai"),
+           Period(date(2026, 8, 1), date(2026, 10, 31), "Asia/Shanghai"))
+
+
+def assert_matches(rows: list[EventRow], area: str | None = None, period: Period = PERIOD):
+    q = stats.StatsQuery(period=period, area=area, now=NOW)
+    live = stats.compute_many(q, CHECKED, use_cache=False)
+    cold = stats.compute_many(q, CHECKED, use_cache=True)  # computes and stores the sealed months
+    warm = stats.compute_many(q, CHECKED, use_cache=True)  # reads them back
     for grouping in CHECKED:
-        expected = brute_force(rows, grouping, PERIOD.start, PERIOD.end, NOW, area=area)
+        expected = brute_force(rows, grouping, period.start, period.end, NOW, area=area)
         expected = {k: {n: v for n, v in counts.items() if v} for k, counts in expected.items()}
         expected = {k: v for k, v in expected.items() if v}
-        assert as_table(result[grouping]) == expected, grouping
+        assert as_table(live[grouping]) == expected, grouping
+        assert as_table(cold[grouping]) == expected, ("cold cache", grouping)
+        assert as_table(warm[grouping]) == expected, ("warm cache", grouping)
     # A single grouping (no GROUPING SETS on PostgreSQL) gives the same numbers.
-    assert as_table(stats.compute(q, "township")) == as_table(result["township"])
+    assert as_table(stats.compute(q, "township")) == as_table(live["township"])
 
 
 def test_statistics_equal_brute_force_on_random_rows(world):
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(rows=st.lists(event_rows(world), min_size=0, max_size=25),
-           area=st.sampled_from([None, "330521", world["grids"][0][:9], world["grids"][0]]))
-    def check(rows, area):
+           area=st.sampled_from([None, "330521", world["grids"][0][:9], world["grids"][0]]),
+           period=st.sampled_from(PERIODS))
+    def check(rows, area, period):
         wipe()
         insert_rows(rows)
-        assert_matches(rows, area)
+        assert_matches(rows, area, period)
 
     check()
 
@@ -163,6 +175,30 @@ def test_edge_cases_closed_later_reworked_twice_extension_and_pause(world):
     nov = stats.totals(stats.StatsQuery(period=november, now=NOW))
     assert (nov.registered, nov.closed, nov.tasks_handled, nov.tasks_reworked) == (0, 0, 1, 0)
     assert_matches(rows)
+
+
+def test_cached_month_follows_later_changes(world):
+    """A month served from the cache is recomputed when one of its events changes or arrives."""
+    dept = world["departments"][0]
+    open_row = EventRow(world["grids"][0], "0101", None, instant(5), state="dispatched", department_code=dept,
+                        registered_at=instant(6), deadline=instant(50))
+    closed_row = EventRow(world["grids"][1], "0102", None, instant(7), state="closed", department_code=dept,
+                          registered_at=instant(8), deadline=instant(80), closed_at=instant(30), closed_on_time=True,
+                          tasks=[TaskRow(dept, "done", instant(29))])
+    [open_id, _] = insert_rows([open_row, closed_row])
+    q = stats.StatsQuery(period=PERIOD, now=NOW)
+    assert (stats.totals(q).closed, stats.totals(q).overdue) == (1, 1)  # second call reads the cache
+    # The open event is closed late (the workflow bumps updated_at); a late report arrives for October.
+    db.session.execute(text("UPDATE events SET state = 'closed', closed_at = :t, closed_on_time = :f, "
+                            "updated_at = :now WHERE id = :id"),
+                       {"t": instant(24 * 33), "f": False, "now": utcnow(), "id": open_id})
+    db.session.commit()
+    late = EventRow(world["grids"][2], "0201", None, instant(12), state="reported")
+    insert_rows([late])
+    total = stats.totals(q)
+    assert (total.reported, total.closed, total.closed_on_time, total.overdue) == (3, 2, 1, 0)
+    open_row.state, open_row.closed_at, open_row.closed_on_time = "closed", instant(24 * 33), False
+    assert_matches([open_row, closed_row, late])
 
 
 def test_local_midnight_decides_the_day(world):

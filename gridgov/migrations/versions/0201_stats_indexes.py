@@ -1,4 +1,4 @@
-"""statistics: covering indexes for the three cohorts
+"""statistics: covering indexes for the three cohorts, and the sealed-month cache
 
 Revision ID: 0201_stats_indexes
 Revises: 0002_handling_seconds
@@ -41,6 +41,17 @@ def upgrade():
     op.create_index("ix_events_stats_open", "events", ["deadline"],
                     postgresql_include=["state", "supervision_level", *AREA_AND_GROUPS],
                     postgresql_where=open_only, sqlite_where=open_only)
+    op.create_index("ix_events_stats_updated", "events", ["updated_at"])
+    op.create_table(
+        "stats_month_cache",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("signature", sa.String(length=64), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("computed_at", sa.DateTime(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_month_cache")),
+        sa.UniqueConstraint("signature", "month", name="uq_stats_month_cache_signature_month"),
+    )
     # The covering index on reported_at makes the plain one redundant (and the planner preferred
     # the plain one, then fetched every row from the table).
     op.drop_index("ix_events_reported_at", table_name="events")
@@ -48,6 +59,8 @@ def upgrade():
 
 def downgrade():
     op.create_index("ix_events_reported_at", "events", ["reported_at"])
+    op.drop_table("stats_month_cache")
+    op.drop_index("ix_events_stats_updated", table_name="events")
     op.drop_index("ix_events_stats_open", table_name="events")
     for name, (table, _, _) in INDEXES.items():
         op.drop_index(name, table_name=table)
