@@ -201,9 +201,12 @@ def p50(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def service_dashboard(q):
+def service_dashboard(q, use_cache=True):
+    from flask import current_app
+
     from gridgov.web.dashboard import dashboard_data
 
+    current_app.config["STATS_CACHE"] = use_cache
     return dashboard_data(q)
 
 
@@ -373,19 +376,31 @@ def main() -> int:
 
         month = month_period(2026, 10, TZ)
         year = Period(date(2025, 11, 1), date(2026, 10, 31), TZ)
+        to_date = Period(date(2026, 11, 1), date(2026, 11, 20), TZ)
         results = {}
         with app.app_context():
-            for label, period in (("month", month), ("year", year)):
+            from gridgov.services.stats import cache
+
+            cache.clear()
+            for label, period in (("month", month), ("year", year), ("month to date", to_date)):
                 q = StatsQuery(period=period, area=COUNTY, now=NOW)
+                t0 = time.perf_counter()
+                service_dashboard(q)
+                cold = time.perf_counter() - t0
                 svc_p50, svc = p50(lambda: service_dashboard(q), args.runs)
+                live_p50, live = p50(lambda: service_dashboard(q, use_cache=False), args.runs)
                 hand_p50, hand = p50(lambda: handwritten_dashboard(q, svc["groupings"]), args.runs)
                 check_same_numbers(svc, hand)
+                check_same_numbers(live, hand)
                 total = svc["data"]["total"][0]
                 results[label] = (svc_p50, hand_p50)
                 print(f"dashboard {label} ({period.label()}, {total.reported:,} reported, {total.registered:,} "
-                      f"registered, {total.tasks_handled:,} tasks handled): service p50 {svc_p50 * 1000:.0f} ms; "
-                      f"hand-written SQL (one query per figure, {len(hand)} queries) p50 {hand_p50 * 1000:.0f} ms; "
-                      f"ratio {svc_p50 / hand_p50:.2f}x")
+                      f"registered, {total.tasks_handled:,} tasks handled, {len(svc['groupings'])} groupings + "
+                      f"previous period + lists):")
+                print(f"  service p50 {svc_p50 * 1000:.0f} ms (first load with empty month cache {cold * 1000:.0f} ms; "
+                      f"all-live without the cache p50 {live_p50 * 1000:.0f} ms)")
+                print(f"  hand-written SQL, one query per figure ({len(hand)} queries): p50 {hand_p50 * 1000:.0f} ms; "
+                      f"ratio service/hand-written {svc_p50 / hand_p50:.2f}x (all-live {live_p50 / hand_p50:.2f}x)")
         period = export_period(app, args.export_rows)
         export = run_export(tmp, period)
         print(f"excel export: {export['rows']:,} events ({period.label()}) in {export['seconds']:.1f} s, "
@@ -399,6 +414,8 @@ def main() -> int:
             (f"dashboard year p50 {year_s * 1000:.0f} ms <= 1000 ms", year_s <= 1.0),
             (f"month within 1.5x of hand-written SQL ({month_s / month_hand:.2f}x)", month_s <= 1.5 * month_hand),
             (f"year within 1.5x of hand-written SQL ({year_s / year_hand:.2f}x)", year_s <= 1.5 * year_hand),
+            (f"month-to-date (live, no whole month to cache) p50 {results['month to date'][0] * 1000:.0f} ms <= 300 ms",
+             results["month to date"][0] <= 0.300),
             (f"excel export {export['seconds']:.1f} s <= 20 s", export["seconds"] <= 20),
             (f"excel export max RSS {export['max_rss_mb']:.0f} MB <= 300 MB", export["max_rss_mb"] <= 300),
             (f"excel export wrote {export['rows_in_file']:,} rows >= {args.export_rows:,}",

@@ -9,7 +9,7 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(demo.demo)
     app.cli.add_command(users.users)
-    for name in ("geo", "jobs", "audit"):
+    for name in ("geo", "jobs", "audit", "stats"):
         try:
             module = __import__(f"gridgov.cli.{name}", fromlist=[name])
         except ModuleNotFoundError:

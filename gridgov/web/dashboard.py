@@ -24,7 +24,7 @@ from gridgov.models.events import OPEN_STATES
 from gridgov.services import stats
 from gridgov.services.areas import area_version
 from gridgov.services.stats import exports
-from gridgov.services.stats.evaluation import evaluate
+from gridgov.services.stats.evaluation import evaluate, normalise_weights
 from gridgov.services.stats.figures import AREA_GROUPINGS, scope_clauses
 from gridgov.web.stats_filters import parse_filters, require_stats_user
 
@@ -63,14 +63,16 @@ def dashboard_data(q: stats.StatsQuery) -> dict:
     previous = stats.totals(stats.StatsQuery(period=q.period.previous(), area=q.area, category=q.category,
                                              department=q.department, now=q.now))
     scope = scope_clauses(q)
-    overdue = db.session.execute(
-        select(Event).where(*scope, Event.state.in_(OPEN_STATES), Event.deadline < q.now)
-        .order_by(Event.deadline).limit(20)).scalars().all()
+    open_scope = [*scope, Event.state.in_(OPEN_STATES)]
+    # Pick the ids from the narrow index of open events, then load just those rows.
+    overdue_ids = select(Event.id).where(*open_scope, Event.deadline < q.now).order_by(Event.deadline).limit(20)
+    overdue = db.session.scalars(select(Event).where(Event.id.in_(overdue_ids)).order_by(Event.deadline)).all()
     overdue_count = db.session.scalar(
-        select(func.count()).select_from(Event).where(*scope, Event.state.in_(OPEN_STATES), Event.deadline < q.now))
-    supervised = db.session.execute(
-        select(Event).where(*scope, Event.state.in_(OPEN_STATES), Event.supervision_level > 0)
-        .order_by(Event.supervision_level.desc(), Event.deadline).limit(20)).scalars().all()
+        select(func.count()).select_from(Event).where(*open_scope, Event.deadline < q.now))
+    supervised_ids = (select(Event.id).where(*open_scope, Event.supervision_level > 0)
+                      .order_by(Event.supervision_level.desc(), Event.deadline).limit(20))
+    supervised = db.session.scalars(select(Event).where(Event.id.in_(supervised_ids))
+                                    .order_by(Event.supervision_level.desc(), Event.deadline)).all()
     return {"child": child, "bucket": bucket, "map_grouping": map_grouping, "groupings": groupings, "data": data, "previous": previous, "overdue": overdue,
             "overdue_count": overdue_count, "supervised": supervised}
 
@@ -117,6 +119,7 @@ def index():
         chart_data=chart_data, bucket=result["bucket"], figure_labels=FIGURE_LABELS, change=change,
         categories=_category_options(), department_options=_department_options(),
         tile_url=current_app.config.get("MAP_TILE_URL") or "", presets=stats.PRESETS,
+        weights={k: round(v * 100) for k, v in normalise_weights(weights).items()},
     )
 
 

@@ -26,10 +26,11 @@ INDEXES = {
     "ix_events_stats_registered": ("events", "registered_at",
                                    ["state", "deadline", "closed_on_time", "handling_working_seconds", "satisfaction",
                                     *AREA_AND_GROUPS]),
-    "ix_events_stats_reported": ("events", "reported_at", ["self_resolved", *AREA_AND_GROUPS]),
+    "ix_events_stats_reported": ("events", "reported_at", ["self_resolved", "state", *AREA_AND_GROUPS]),
     "ix_tasks_stats_handled": ("tasks", "handled_at", ["status", "department_code", "event_id"]),
-    "ix_events_stats_id": ("events", "id", ["county_code", "township_code", "village_code", "grid_code",
+    "ix_events_stats_id": ("events", "id", ["state", "county_code", "township_code", "village_code", "grid_code",
                                             "category_code", "reporter_id"]),
+    "ix_tasks_stats_event": ("tasks", "event_id", ["handled_at", "status", "department_code"]),
 }
 OPEN_STATES = ("reported", "registered", "dispatched", "in_progress", "handled", "returned", "escalated", "visited")
 
@@ -39,7 +40,9 @@ def upgrade():
         op.create_index(name, table, [key], postgresql_include=payload)
     open_only = sa.column("state").in_(OPEN_STATES)
     op.create_index("ix_events_stats_open", "events", ["deadline"],
-                    postgresql_include=["state", "supervision_level", *AREA_AND_GROUPS],
+                    postgresql_include=["id", "state", "supervision_level", "reported_at", "registered_at",
+                                        "self_resolved", "closed_on_time", "handling_working_seconds", "satisfaction",
+                                        *AREA_AND_GROUPS],
                     postgresql_where=open_only, sqlite_where=open_only)
     op.create_index("ix_events_stats_updated", "events", ["updated_at"])
     op.create_table(
