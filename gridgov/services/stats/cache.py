@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -28,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gridgov.extensions import db
 from gridgov.models import Event, StatsMonthCache, Task
+from gridgov.services.stats.figures import COHORTS, FINAL_STATES
+from gridgov.services.stats.grouping import run_cohort
 from gridgov.services.stats.periods import BUCKETS, Period, add_months, bucket_expr, bucket_key, month_period
 from gridgov.timeutil import utcnow
 
@@ -90,10 +93,6 @@ def _decode(payload: dict) -> dict:
 
 def sealed_parts(q, groupings: list[str], months: list[Period], dialect: str, offset: int) -> list[dict]:
     """The final-event counts of each month, from the cache or computed (and stored) now."""
-    from dataclasses import replace
-
-    from gridgov.services.stats.figures import COHORTS, FINAL_STATES, _run_cohort
-
     sig = signature(q, groupings, offset)
     wanted = [f"{m.first.year:04d}-{m.first.month:02d}" for m in months]
     rows = {r.month: r for r in db.session.execute(
@@ -111,7 +110,7 @@ def sealed_parts(q, groupings: list[str], months: list[Period], dialect: str, of
         span = Period(first, month_period(last_month.year, last_month.month, q.period.tz).last, q.period.tz)
         fresh: dict[str, dict] = {key: {cohort: {} for cohort in COHORTS} for key in missing}
         for cohort in COHORTS:
-            by_month = _run_cohort(cohort, replace(q, period=span), groupings, dialect, offset,
+            by_month = run_cohort(cohort, replace(q, period=span), groupings, dialect, offset,
                                    states=FINAL_STATES, per_month=True)
             for key in missing:
                 fresh[key][cohort] = by_month.get(key, {})

@@ -21,8 +21,9 @@ from sqlalchemy.orm import aliased
 
 from gridgov.extensions import db
 from gridgov.models import Area, Category, Department, Event
+from gridgov.services.stats.compute import compute_many
 from gridgov.services.stats.evaluation import evaluate
-from gridgov.services.stats.figures import Figures, StatsQuery, compute_many, event_figure_clause
+from gridgov.services.stats.figures import Figures, StatsQuery, event_figure_clause
 from gridgov.services.stats.periods import utc_offset_minutes
 
 GROUPING_TITLES = {

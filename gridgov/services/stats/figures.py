@@ -26,17 +26,15 @@ Grouping keys: township / village / grid (the event's stored codes), department,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Iterable
+from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from gridgov.access import EVENT_COLUMN_BY_LEVEL, area_level
-from gridgov.extensions import db
-from gridgov.models import Area, Category, Department, Event, Task, User
+from gridgov.models import Event, Task
 from gridgov.models.events import OPEN_STATES
-from gridgov.services.stats.periods import BUCKETS, Period, bucket_expr, bucket_key, utc_offset_minutes
+from gridgov.services.stats.periods import BUCKETS, Period, bucket_bounds, bucket_expr
 from gridgov.timeutil import utcnow
 
 AREA_GROUPINGS = ("township", "village", "grid")
@@ -63,8 +61,6 @@ class StatsQuery:
 
     def narrowed(self, grouping: str, key) -> "StatsQuery":
         """The query behind one row of a grouping: the drill-down is just a narrower query."""
-        from gridgov.services.stats.periods import bucket_bounds
-
         if grouping in AREA_GROUPINGS:
             return replace(self, area=str(key))
         if grouping == "department":
@@ -214,11 +210,11 @@ def _count_if(condition) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-def _reported_measures():
+def reported_measures():
     return [func.count().label("reported"), _count_if(Event.self_resolved.is_(True)).label("self_resolved")]
 
 
-def _registered_measures(now: datetime):
+def registered_measures(now: datetime):
     closed = is_closed()
     return [
         func.count().label("registered"),
@@ -233,11 +229,11 @@ def _registered_measures(now: datetime):
     ]
 
 
-def _task_measures():
+def task_measures():
     return [func.count().label("tasks_handled"), _count_if(Task.status == "reworked").label("tasks_reworked")]
 
 
-def _key(grouping: str, cohort: str, dialect: str, offset: int) -> ColumnElement | None:
+def group_key(grouping: str, cohort: str, dialect: str, offset: int) -> ColumnElement | None:
     if grouping == "total":
         return None
     if grouping in AREA_GROUPINGS:
@@ -255,216 +251,8 @@ def _key(grouping: str, cohort: str, dialect: str, offset: int) -> ColumnElement
     return bucket_expr(dialect, grouping, timestamp, offset)
 
 
-# --- execution ----------------------------------------------------------------------------------
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 FINAL_STATES = ("closed", "rejected", "merged")
 COHORTS = ("reported", "registered", "tasks")
-
-
-def _run_cohort(cohort: str, q: StatsQuery, groupings: list[str], dialect: str, offset: int, *,
-                states: tuple[str, ...] | None = None, per_month: bool = False) -> dict:
-    """One cohort, every grouping: {grouping: {key: {measure: value}}}, or with `per_month`
-    {local month: {grouping: …}} (the month of the cohort's own timestamp leads every group).
-    `states` restricts to events in those states (the cache splits final from open events).
-
-    PostgreSQL computes all groupings in one pass with GROUPING SETS (one scan of the period's
-    rows instead of one per table on the dashboard); other databases run one GROUP BY each."""
-    if cohort == "reported":
-        measures, where, source = _reported_measures(), reported_cohort(q), None
-    elif cohort == "registered":
-        measures, where, source = _registered_measures(q.now), registered_cohort(q), None
-    else:
-        measures, where, source = _task_measures(), task_cohort(q), Task.__table__.join(
-            Event.__table__, Task.event_id == Event.id)
-    if states is not None:
-        where = [*where, Event.state.in_(states)]
-    names = [m.name for m in measures]
-    keys = {g: _key(g, cohort, dialect, offset) for g in groupings}
-    month = _key("month", cohort, dialect, offset) if per_month else None
-    lead = [month] if per_month else []
-    out: dict = {}
-
-    def slot(month_value, grouping):
-        if not per_month:
-            return out.setdefault(grouping, {})
-        return out.setdefault(bucket_key("month", month_value), {}).setdefault(grouping, {})
-
-    def base(columns):
-        stmt = select(*columns, *measures)
-        if source is not None:
-            stmt = stmt.select_from(source)
-        return stmt.where(*where)
-
-    keyed = [g for g in groupings if keys[g] is not None]
-    m = len(lead)
-    if dialect == "postgresql" and per_month and "month" in groupings:
-        # The "month" grouping is the leading month itself (GROUPING() could not tell the two
-        # apart): compute per-month totals and copy them.
-        inner = [g for g in groupings if g != "month"]
-        out = _run_cohort(cohort, q, list(dict.fromkeys([*inner, "total"])), dialect, offset, states=states,
-                          per_month=True)
-        for month_key, by_grouping in out.items():
-            total = by_grouping.get("total", {}).get(None)
-            if total is not None:
-                by_grouping["month"] = {month_key: total}
-            if "total" not in groupings:
-                by_grouping.pop("total", None)
-        return out
-    if dialect == "postgresql" and len(groupings) > 1:
-        key_cols = [keys[g].label(f"k{i}") for i, g in enumerate(keyed)]
-        flags = [func.grouping(keys[g]).label(f"g{i}") for i, g in enumerate(keyed)]
-        sets = [tuple_(*lead, keys[g]) for g in keyed]
-        if "total" in groupings:
-            sets.append(tuple_(*lead))
-        stmt = base([*[c.label("m") for c in lead], *key_cols, *flags]).group_by(func.grouping_sets(*sets))
-        n = len(keyed)
-        for row in db.session.execute(stmt):
-            values = dict(zip(names, row[m + 2 * n:]))
-            i = next((i for i in range(n) if row[m + n + i] == 0), None)
-            month_value = row[0] if per_month else None
-            if i is None:
-                slot(month_value, "total")[None] = values
-            else:
-                slot(month_value, keyed[i])[row[m + i]] = values
-        return out
-    for g in groupings:
-        if keys[g] is None:
-            stmt = base(lead).group_by(*lead) if per_month else base([])
-            for row in db.session.execute(stmt):
-                slot(row[0] if per_month else None, g)[None] = dict(zip(names, row[m:]))
-        else:
-            stmt = base([*lead, keys[g].label("k")]).group_by(*lead, keys[g])
-            for row in db.session.execute(stmt):
-                slot(row[0] if per_month else None, g)[row[m]] = dict(zip(names, row[m + 1:]))
-    return out
-
-
-def add_partial(merged: dict[str, dict[object, "Figures"]], partial: dict) -> None:
-    """Add one partial result ({grouping: {key: counts}}) into `merged`: every figure is a count
-    or a sum, so disjoint parts (months, open vs final events) simply add up."""
-    for g, rows in partial.items():
-        target = merged.get(g)
-        if target is None:
-            continue
-        for key, values in rows.items():
-            key = bucket_key(g, key) if g in BUCKETS else key
-            fig = target.get(key)
-            if fig is None:
-                fig = target[key] = Figures(key=key)
-            for name, value in values.items():
-                setattr(fig, name, getattr(fig, name) + int(value or 0))
-
-
-def compute_many(q: StatsQuery, groupings: Iterable[str], *, use_cache: bool | None = None
-                 ) -> dict[str, list[Figures]]:
-    """All figures for each grouping: {grouping: [Figures…]} ("total" gives one row, key None).
-    Time groupings list every bucket of the period, empty ones as zeros, in order.
-
-    Whole past months come from the sealed-month cache (see `cache`) plus a live query over the
-    events still open; the rest of the period is counted live. `use_cache=False` counts all live."""
-    from gridgov.services.stats import cache
-
-    groupings = list(dict.fromkeys(groupings))
-    for g in groupings:
-        if g not in GROUPINGS:
-            raise ValueError(f"unknown grouping {g!r}")
-    dialect = _dialect()
-    if dialect == "postgresql":
-        # These are short aggregates; JIT compilation costs more (20–60 ms a query) than it saves,
-        # and a little more memory keeps a year's GROUPING SETS in hash tables instead of sorts.
-        db.session.execute(text("SET LOCAL jit = off"))
-        db.session.execute(text("SET LOCAL work_mem = '32MB'"))
-    offset = utc_offset_minutes(q.period.tz, q.period.start)
-    merged: dict[str, dict[object, Figures]] = {g: {} for g in groupings}
-    if use_cache is None:
-        use_cache = cache.enabled()
-    live, months = cache.plan(q.period, q.now) if use_cache else ([q.period], [])
-    for cohort in COHORTS:
-        for sub in live:
-            add_partial(merged, _run_cohort(cohort, replace(q, period=sub), groupings, dialect, offset))
-        if months:
-            span = replace(q, period=Period(months[0].first, months[-1].last, q.period.tz))
-            add_partial(merged, _run_cohort(cohort, span, groupings, dialect, offset, states=OPEN_STATES))
-    if months:
-        for partial in cache.sealed_parts(q, groupings, months, dialect, offset):
-            add_partial(merged, partial)
-    result = {}
-    for g in groupings:
-        rows = merged[g]
-        if g == "total":
-            result[g] = [rows.get(None, Figures(key=None, label="合计"))]
-            continue
-        if g in BUCKETS:
-            for key in bucket_keys(g, q.period):
-                rows.setdefault(key, Figures(key=key))
-            ordered = [rows[k] for k in sorted(rows, key=str)]
-        else:
-            ordered = sorted(rows.values(), key=lambda f: (f.key is None, str(f.key)))
-        _attach_labels(g, ordered, q.area)
-        result[g] = ordered
-    return result
-
-
-def compute(q: StatsQuery, grouping: str = "total") -> list[Figures]:
-    return compute_many(q, [grouping])[grouping]
-
-
-def totals(q: StatsQuery) -> Figures:
-    return compute(q, "total")[0]
-
-
-def bucket_keys(bucket: str, period: Period) -> list[str]:
-    keys, day = [], period.first
-    while day <= period.last:
-        if bucket == "day":
-            key = day.isoformat()
-        elif bucket == "week":
-            key = (day - timedelta(days=day.weekday())).isoformat()
-        else:
-            key = f"{day.year:04d}-{day.month:02d}"
-        if not keys or keys[-1] != key:
-            keys.append(key)
-        day += timedelta(days=1)
-    return keys
-
-
-UNKNOWN_LABELS = {"department": "（未派遣）", "reporter": "（非网格员上报）", "category": "（未分类）",
-                  "subcategory": "（未分类）"}
-UNKNOWN_AREA = "（未定位）"
-
-
-def _attach_labels(grouping: str, rows: list[Figures], area: str | None = None) -> None:
-    """Names for the keys. Areas are read by level (and area prefix), not by a list of keys: a
-    county has 10,000 grids, and an IN list that long costs more than the aggregate itself."""
-    keys = [r.key for r in rows if r.key is not None]
-    names: dict = {}
-    if keys and grouping in AREA_GROUPINGS:
-        stmt = select(Area.code, Area.name).where(Area.level == grouping)
-        if area:
-            stmt = stmt.where(Area.code.startswith(area))
-        names = dict(db.session.execute(stmt).all())
-    elif keys and grouping == "department":
-        names = dict(db.session.execute(select(Department.code, Department.name)).all())
-    elif keys and grouping in ("category", "subcategory"):
-        names = dict(db.session.execute(select(Category.code, Category.name_zh)).all())
-    elif keys and grouping == "reporter":
-        stmt = select(User.id, User.display_name, User.username)
-        if len(keys) <= 500:
-            stmt = stmt.where(User.id.in_(keys))
-        names = {uid: (display or username) for uid, display, username in db.session.execute(stmt).all()}
-    for row in rows:
-        if grouping == "total":
-            row.label = "合计"
-        elif row.key is None:
-            row.label = UNKNOWN_LABELS.get(grouping, UNKNOWN_AREA)
-        elif grouping in BUCKETS:
-            row.label = str(row.key)
-        else:
-            row.label = names.get(row.key, str(row.key))
 
 
 def list_events_stmt(figure: str, q: StatsQuery):
@@ -476,6 +264,6 @@ def list_events_stmt(figure: str, q: StatsQuery):
 
 
 __all__ = [
-    "GROUPINGS", "EVENT_FIGURES", "StatsQuery", "Figures", "compute", "compute_many", "totals",
-    "event_figure_clause", "list_events_stmt", "bucket_keys",
+    "AREA_GROUPINGS", "COHORTS", "EVENT_FIGURES", "FINAL_STATES", "GROUPINGS", "Figures", "StatsQuery",
+    "event_figure_clause", "list_events_stmt", "scope_clauses",
 ]
