@@ -64,7 +64,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
-    auth.configure_login(login_manager)
+    auth.configure_login(login_manager, app)
     _sqlite_pragmas(app)
 
 
@@ -99,6 +99,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+
+    from gridgov.api import init_api
+
+    init_api(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

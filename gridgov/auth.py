@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
@@ -16,7 +16,9 @@ from gridgov.models import User
 bp = Blueprint("auth", __name__)
 
 
-def configure_login(manager: LoginManager) -> None:
+def configure_login(manager: LoginManager, app) -> None:
+    current_app_teardown = app.teardown_request
+
     manager.login_view = "auth.login"
     manager.login_message = None
     manager.session_protection = "strong"
@@ -24,6 +26,32 @@ def configure_login(manager: LoginManager) -> None:
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @manager.request_loader
+    def load_user_from_bearer(req) -> User | None:
+        header = req.headers.get("Authorization", "")
+        if header[:7].lower() != "bearer ":
+            return None
+        from gridgov.services.tokens import user_for_token
+
+        user = user_for_token(header[7:].strip())
+        if user is not None:
+            g.token_user = user
+        return user
+
+    @current_app_teardown
+    def _forget_request_user(_exc=None):
+        # Flask reuses an already-pushed app context for a request (tests and CLI jobs do that),
+        # so the user cached in `g` must not outlive the request that loaded it.
+        g.pop("_login_user", None)
+        g.pop("token_user", None)
+
+    @manager.unauthorized_handler
+    def unauthorized():
+        # Machines get a JSON 401; people get the login page with a way back.
+        if request.path.startswith(("/api/", "/open311/")) or request.is_json:
+            abort(401)
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
 class LoginForm(FlaskForm):

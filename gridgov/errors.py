@@ -5,7 +5,7 @@ their HTTP status comes from `STATUS_BY_ERROR` by class name, so the domain stay
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from gridgov.i18n import bilingual
@@ -120,9 +120,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         zh, en = HTTP_MESSAGES.get(exc.code or 500, (exc.name, exc.name))
-        response = respond(exc.code or 500, exc.name.lower().replace(" ", "_"), zh, en)
+        data = getattr(exc, "data", None) or {}
+        details = None
+        if "messages" in data or "errors" in data:  # webargs/marshmallow validation (422)
+            details = {"fields": data.get("errors") or data.get("messages")}
+            zh, en = "请求内容不符合要求", "Some fields are missing or invalid"
+        response = respond(exc.code or 500, exc.name.lower().replace(" ", "_"), zh, en, details)
         if exc.code == 401 and not wants_json():
-            from flask import redirect, url_for
             return redirect(url_for("auth.login", next=request.full_path))
         return response
 
