@@ -109,16 +109,19 @@ def _record_error(ids: list[int], error: str) -> None:
 def _run_inline(app: Flask) -> RelayResult:
     result = RelayResult(mode="inline")
     max_attempts = app.config["OUTBOX_MAX_INLINE_ATTEMPTS"]
+    after_id = 0  # each row is tried once per relay call; rows its handlers add have higher ids
     with _inline_lock:
         for _ in range(MAX_ROUNDS):
             with app.app_context():
                 ids = list(db.session.scalars(
                     select(OutboxMessage.id)
-                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts,
+                           OutboxMessage.id > after_id)
                     .order_by(OutboxMessage.id).limit(BATCH)
                 ))
             if not ids:
                 break
+            after_id = ids[-1]
             for outbox_id in ids:
                 error = ""
                 with app.app_context():

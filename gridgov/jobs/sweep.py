@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, String, case, cast, func, literal, literal_column, select, union_all, update
+from sqlalchemy import DateTime, String, case, cast, func, literal, literal_column, select, union_all, update
 
 from gridgov.extensions import db
 from gridgov.jobs import dialect, outbox
@@ -32,6 +32,8 @@ from gridgov.models import Event, OutboxMessage
 from gridgov.models.events import DEADLINE_STATES
 from gridgov.timeutil import utcnow
 
+# SQLAlchemy drops an INSERT's rowcount unless asked to keep it; the pass reports how many rows it wrote.
+KEEP_ROWCOUNT = {"preserve_rowcount": True}
 OUTBOX_COLUMNS = ["kind", "payload", "dedupe_key", "created_at", "attempts", "last_error"]
 
 
@@ -117,7 +119,7 @@ def _mark_postgresql(t: Thresholds) -> int:
                      escalation.select_from(marked).where(marked.c.deadline_level == 3))
     statement = (dialect.insert_ignoring_duplicates("postgresql", OutboxMessage.__table__)
                  .from_select(OUTBOX_COLUMNS, rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return db.session.execute(statement).rowcount
+    return db.session.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
 
 
 def _mark_sqlite(t: Thresholds) -> int:
@@ -127,7 +129,7 @@ def _mark_sqlite(t: Thresholds) -> int:
                      escalation.where(needs_marking(level) & (level == 3)))
     statement = (dialect.insert_ignoring_duplicates("sqlite", OutboxMessage.__table__)
                  .from_select(OUTBOX_COLUMNS, rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    inserted = db.session.execute(statement).rowcount
+    inserted = db.session.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
     db.session.execute(update(Event).where(needs_marking(level))
                        .values(deadline_level=level, updated_at=Event.updated_at))
     return inserted
@@ -144,7 +146,7 @@ def _remind(d: str, t: Thresholds) -> int:
             Event.handled_at <= literal(t.remind_before, DateTime))
     statement = (dialect.insert_ignoring_duplicates(d, OutboxMessage.__table__)
                  .from_select(OUTBOX_COLUMNS, rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return db.session.execute(statement).rowcount
+    return db.session.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
 
 
 def run_sweep(now: datetime | None = None, *, relay: bool = True) -> SweepResult:

@@ -70,7 +70,8 @@ def notify_users(users: list[User], *, key: str, topic: str, event: Event | None
     created = 0
     if rows:
         statement = dialect.insert_ignoring_duplicates(dialect.name(db.session), Notification.__table__)
-        result = db.session.execute(statement.values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        result = db.session.execute(statement.values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                                    execution_options={"preserve_rowcount": True})
         created = max(result.rowcount or 0, 0)
     db.session.commit()
     _test_pause()
