@@ -20,12 +20,19 @@ log = logging.getLogger(__name__)
 LOCK_SECONDS = 55  # one pass per minute even when two cron schedulers run
 
 
-def reap_abandoned(app: Flask) -> int:
-    """Retry (or fail) jobs whose worker stopped heart-beating; returns how many were handled."""
+def reap_abandoned(app: Flask, *, at: float | None = None) -> int:
+    """Retry (or fail) jobs whose worker stopped heart-beating; returns how many were handled.
+
+    rq 3 keeps each running job in the StartedJobRegistry with a score of now + heartbeat TTL (the
+    job-monitoring interval + 60 s), refreshed by the live worker. A worker killed with SIGKILL stops
+    refreshing; once the score is in the past, `cleanup()` treats the job as abandoned: it calls
+    `job.retry()` while retries are left (requeue, or schedule after the Retry interval), else moves
+    it to the FailedJobRegistry. `at` lets a test stand after the TTL without waiting for it.
+    """
     queue = queueing.queue_for(app)
     registry = StartedJobRegistry(queue=queue)
     before = registry.get_job_count(cleanup=False)
-    registry.cleanup()
+    registry.cleanup(timestamp=at)
     return max(before - registry.get_job_count(cleanup=False), 0)
 
 

@@ -20,11 +20,11 @@ class AppWorker(Worker):
         super().__init__(*args, **kwargs)
         self._parent_pid = os.getpid()
 
-    def perform_job(self, job, queue) -> bool:
+    def perform_job(self, job, queue, *args, **kwargs) -> bool:
         if self.app is None:
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
         with self.app.app_context():
             if os.getpid() != self._parent_pid:  # in a forked work horse
                 for engine in db.engines.values():
                     engine.dispose(close=False)
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
