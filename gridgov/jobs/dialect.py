@@ -36,3 +36,10 @@ def insert_ignoring_duplicates(dialect: str, table):
     """INSERT … ON CONFLICT DO NOTHING: a concurrent or repeated insert of the same key is a no-op."""
     module = sqlite if dialect == "sqlite" else postgresql
     return module.insert(table)
+
+
+def json_array_agg(dialect: str, value) -> ColumnElement:
+    """Aggregate values into a JSON array (json_group_array on SQLite, json_agg on PostgreSQL)."""
+    if dialect == "sqlite":
+        return func.json(func.json_group_array(value))
+    return func.json_agg(value)

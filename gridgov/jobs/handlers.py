@@ -9,6 +9,8 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from gridgov.extensions import db
 from gridgov.jobs.outbox import KINDS
 from gridgov.models import Event, OutboxMessage
@@ -51,29 +53,41 @@ def notify(message: OutboxMessage) -> None:
                  title=payload.get("title"))
 
 
+def deadline_key(event: Event, level: int) -> str:
+    """Once per event, level and deadline: a new deadline (extension, re-dispatch) announces again."""
+    return f"deadline:{event.id}:{level}:{event.deadline:%Y%m%d%H%M%S}"
+
+
+def _running_events(event_ids: list[int], level: int) -> list[Event]:
+    """The batch's events still at (or past) the level; others changed since the sweep and are stale."""
+    found = []
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start:start + 500]
+        found += db.session.scalars(select(Event).where(
+            Event.id.in_(chunk), Event.state.in_(DEADLINE_STATES), Event.deadline_level >= level,
+            Event.deadline.is_not(None)).order_by(Event.id))
+    return found
+
+
 @handles("deadline")
 def deadline(message: OutboxMessage) -> None:
-    """The sweep raised an event's deadline level: tell its department and township dispatchers once."""
+    """The sweep raised these events to a level: tell each one's department and township dispatchers."""
     level = int(message.payload["level"])
-    event = db.session.get(Event, message.payload["event_id"])
-    # Stale when the event left the running states or got a new deadline (level reset) meanwhile.
-    if event is None or event.state not in DEADLINE_STATES or event.deadline_level < level:
-        return
     audience = ["department", "township_dispatchers"] + (["county_dispatchers"] if level >= 3 else [])
-    notify_users(recipients.users_for_event(event, audience), key=message_key(message),
-                 topic=f"deadline_{level}", event=event)
+    for event in _running_events(message.payload["event_ids"], level):
+        notify_users(recipients.users_for_event(event, audience), key=deadline_key(event, level),
+                     topic=f"deadline_{level}", event=event)
 
 
 @handles("escalate")
 def escalate(message: OutboxMessage) -> None:
-    """Overdue beyond the margin: escalate to the county through the workflow (system actor)."""
+    """Overdue beyond the margin: escalate each event to the county through the workflow (system actor)."""
     if fire_action is None:
         message.last_error = ESCALATION_PENDING
         return
-    event = db.session.get(Event, message.payload["event_id"])
-    if event is None or event.state not in DEADLINE_STATES:
-        return
-    fire_action(event.id, "escalate", user=None, inputs={"comment": message.payload.get("comment", "")})
+    for event in _running_events(message.payload["event_ids"], 3):
+        fire_action(event.id, "escalate", user=None,
+                    inputs={"comment": "超期未处置，系统自动上报县级 / overdue beyond the margin, escalated"})
 
 
 @handles("verify_reminder")

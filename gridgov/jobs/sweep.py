@@ -5,11 +5,14 @@ One pass is a handful of SQL statements whatever the number of events, never a P
 * target level per running event (state dispatched or in_progress, deadline set), computed in SQL:
   3 when overdue by more than ESCALATE_AFTER_OVERDUE_HOURS, 2 when overdue, 1 when the elapsed share
   of (deadline − dispatched_at) reaches DEADLINE_WARNING_SHARE, else 0;
-* events whose stored deadline_level is below their target are raised to it, and for each one an
-  outbox row 'deadline' (plus 'escalate' at level 3) is inserted with a dedupe key
-  event + level + deadline, so every level of every deadline is announced once. A level skipped
+* events whose stored deadline_level is below their target are raised to it, and the raised events
+  are written to the outbox in batches: one 'deadline' row per (level, department, township) and one
+  'escalate' row per (department, township) for level 3, each listing its event ids. The marking
+  itself is the "once": an event at level n is never selected again for n; the handlers' notification
+  dedupe keys (event + level + deadline + user + channel) make a re-run job harmless. A level skipped
   because the sweep did not run (0 → 3) announces only the level reached.
-  PostgreSQL does both in one statement (UPDATE … RETURNING inside a CTE feeding INSERT … SELECT);
+  PostgreSQL does both in one statement (UPDATE … RETURNING inside a CTE feeding INSERT … SELECT …
+  GROUP BY);
   SQLite, which has no data-modifying CTEs, runs INSERT … SELECT then the same UPDATE in one
   transaction — SQLite's single writer lock makes the pair atomic;
 * handled-but-unverified events older than VERIFY_REMINDER_HOURS get one 'verify_reminder' outbox row
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, String, case, cast, func, literal, literal_column, select, union_all, update
+from sqlalchemy import DateTime, String, case, cast, func, insert, literal, literal_column, select, union_all, update
 
 from gridgov.extensions import db
 from gridgov.jobs import dialect, outbox
@@ -34,6 +37,7 @@ from gridgov.timeutil import utcnow
 
 # SQLAlchemy drops an INSERT's rowcount unless asked to keep it; the pass reports how many rows it wrote.
 KEEP_ROWCOUNT = {"preserve_rowcount": True}
+BATCH_COLUMNS = ["kind", "payload", "created_at", "attempts", "last_error"]
 OUTBOX_COLUMNS = ["kind", "payload", "dedupe_key", "created_at", "attempts", "last_error"]
 
 
@@ -85,24 +89,19 @@ def needs_marking(level):
     return (Event.state.in_(DEADLINE_STATES)) & (Event.deadline.is_not(None)) & (Event.deadline_level < level)
 
 
-def _outbox_rows(d: str, t: Thresholds, event_id, level, deadline, where_level3=None):
-    """SELECTs producing ('deadline' row) and, for level 3, ('escalate' row) outbox values."""
+def _batch_rows(d: str, t: Thresholds, source, level):
+    """SELECTs of outbox values from the newly marked events: one 'deadline' row per (level,
+    department, township) listing its events, and one 'escalate' row per (department, township) for
+    level 3. Batches keep a bad minute (thousands of events crossing a line) to a few hundred jobs."""
     now = literal(t.now, DateTime)
-    stamp = dialect.compact_stamp(d, deadline)
-    level_text = cast(level, String)
-    notice = select(
-        _text("deadline"),
-        dialect.json_object(d, _text("event_id"), event_id, _text("level"), level),
-        _text("deadline:").concat(cast(event_id, String)).concat(_text(":")).concat(level_text)
-        .concat(_text(":")).concat(stamp),
-        now, literal_column("0"), _text(""),
-    )
-    escalation = select(
-        _text("escalate"),
-        dialect.json_object(d, _text("event_id"), event_id),
-        _text("escalate:").concat(cast(event_id, String)).concat(_text(":")).concat(stamp),
-        now, literal_column("0"), _text(""),
-    )
+    ids = dialect.json_array_agg(d, source.c.id)
+    groups = (source.c.department_code, source.c.township_code)
+    notice = (select(_text("deadline"), dialect.json_object(d, _text("level"), level, _text("event_ids"), ids),
+                     now, literal_column("0"), _text(""))
+              .group_by(level, *groups))
+    escalation = (select(_text("escalate"), dialect.json_object(d, _text("event_ids"), ids),
+                         now, literal_column("0"), _text(""))
+                  .where(level == 3).group_by(*groups))
     return notice, escalation
 
 
@@ -111,25 +110,23 @@ def _mark_postgresql(t: Thresholds) -> int:
     marked = (
         update(Event).where(needs_marking(level))
         .values(deadline_level=level, updated_at=Event.updated_at)
-        .returning(Event.id, Event.deadline_level, Event.deadline)
+        .returning(Event.id, Event.deadline_level, Event.department_code, Event.township_code)
         .cte("marked")
     )
-    notice, escalation = _outbox_rows("postgresql", t, marked.c.id, marked.c.deadline_level, marked.c.deadline)
-    rows = union_all(notice.select_from(marked),
-                     escalation.select_from(marked).where(marked.c.deadline_level == 3))
-    statement = (dialect.insert_ignoring_duplicates("postgresql", OutboxMessage.__table__)
-                 .from_select(OUTBOX_COLUMNS, rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    notice, escalation = _batch_rows("postgresql", t, marked, marked.c.deadline_level)
+    rows = union_all(notice.select_from(marked), escalation.select_from(marked))
+    statement = insert(OutboxMessage).from_select(BATCH_COLUMNS, rows)
     return db.session.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
 
 
 def _mark_sqlite(t: Thresholds) -> int:
     level = target_level("sqlite", t)
-    notice, escalation = _outbox_rows("sqlite", t, Event.id, level, Event.deadline)
-    rows = union_all(notice.where(needs_marking(level)),
-                     escalation.where(needs_marking(level) & (level == 3)))
-    statement = (dialect.insert_ignoring_duplicates("sqlite", OutboxMessage.__table__)
-                 .from_select(OUTBOX_COLUMNS, rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    inserted = db.session.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
+    candidates = (select(Event.id, Event.department_code, Event.township_code, level.label("level"))
+                  .where(needs_marking(level)).subquery("marked"))
+    notice, escalation = _batch_rows("sqlite", t, candidates, candidates.c.level)
+    rows = union_all(notice.select_from(candidates), escalation.select_from(candidates))
+    inserted = db.session.execute(insert(OutboxMessage).from_select(BATCH_COLUMNS, rows),
+                                  execution_options=KEEP_ROWCOUNT).rowcount
     db.session.execute(update(Event).where(needs_marking(level))
                        .values(deadline_level=level, updated_at=Event.updated_at))
     return inserted
