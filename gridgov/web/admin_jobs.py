@@ -36,7 +36,10 @@ def index():
             ids = registry.get_job_ids(0, 199)
             for job in Job.fetch_many(ids, connection=registry.connection):
                 if job is not None:
-                    failed.append(job)
+                    result = job.latest_result()
+                    error = (result.exc_string or "") if result else ""
+                    failed.append({"id": job.id, "description": job.description, "ended_at": job.ended_at,
+                                   "error": (error.strip().splitlines() or [""])[-1]})
         except Exception as exc:  # Redis down: the page still shows the outbox side
             redis_error = type(exc).__name__
     figures = status.health_figures()["jobs"]
