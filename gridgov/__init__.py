@@ -58,6 +58,7 @@ def _refuse_insecure_production(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from gridgov.extensions import babel, csrf, db, login_manager, migrate
     from gridgov import i18n, auth
+    from gridgov.jobs import setup as jobs_setup
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
@@ -66,6 +67,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     auth.configure_login(login_manager, app)
     _sqlite_pragmas(app)
+    jobs_setup.init_app(app)
 
 
 _PRAGMAS_INSTALLED = False
@@ -93,12 +95,14 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gridgov.web import health, home
+    from gridgov.web import admin_jobs, health, home, notifications
     from gridgov import auth
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(admin_jobs.bp)
 
     from gridgov.api import init_api
 

@@ -4,9 +4,10 @@ from gridgov.models.org import Department, Role, User, ROLES
 from gridgov.models.categories import Category, TimeUnit
 from gridgov.models.events import Event, EventLog, Extension, Photo, Supervision, Task
 from gridgov.models.ops import ApiToken, CalendarDay, DailyCounter, Notification, OutboxMessage, Setting
+from gridgov.models.prefs import NotificationPreference
 
 __all__ = [
     "Area", "AreaLevel", "GridDepartment", "Department", "Role", "User", "ROLES", "Category", "TimeUnit",
     "Event", "EventLog", "Extension", "Photo", "Supervision", "Task", "ApiToken", "CalendarDay",
-    "DailyCounter", "Notification", "OutboxMessage", "Setting",
+    "DailyCounter", "Notification", "OutboxMessage", "Setting", "NotificationPreference",
 ]
