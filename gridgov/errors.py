@@ -16,6 +16,8 @@ STATUS_BY_ERROR = {
     "StaleVersion": 409,
     "NotAllowed": 403,
     "MissingInput": 422,
+    "InvalidInput": 422,
+    "InvalidDefinition": 400,
     "UnknownAction": 404,
     "UnknownWorkflow": 404,
     "InvalidCoordinate": 400,

@@ -79,6 +79,10 @@ class Event(db.Model):
     # 0 normal, 1 warned, 2 overdue, 3 escalated for lateness: set by the sweep, once per level.
     deadline_level: Mapped[int] = mapped_column(Integer, default=0)
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while the event is `returned`: that time is not charged to the department.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set once escalated: from then on the county, not the township, is the responsible area.
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     supervision_level: Mapped[int] = mapped_column(Integer, default=0)
     extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
