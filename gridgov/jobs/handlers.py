@@ -5,8 +5,6 @@ them inside a fresh app context and commits after they return.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -17,15 +15,7 @@ from gridgov.models import Event, OutboxMessage
 from gridgov.models.events import DEADLINE_STATES
 from gridgov.notify import recipients
 from gridgov.notify.deliver import notify_users
-
-# TODO(lead): once gridgov/services/workflow.py lands, replace the two lines below with
-#   from gridgov.services.workflow import fire_action
-# and delete the "pending" branch in `escalate`.
-_WORKFLOW = (importlib.import_module("gridgov.services.workflow")
-             if importlib.util.find_spec("gridgov.services.workflow") else None)
-fire_action = getattr(_WORKFLOW, "fire_action", None)
-
-ESCALATION_PENDING = "pending: gridgov.services.workflow.fire_action is not available yet"
+from gridgov.services.workflow import fire_action
 
 HANDLERS: dict[str, Callable[[OutboxMessage], None]] = {}
 
@@ -82,12 +72,11 @@ def deadline(message: OutboxMessage) -> None:
 @handles("escalate")
 def escalate(message: OutboxMessage) -> None:
     """Overdue beyond the margin: escalate each event to the county through the workflow (system actor)."""
-    if fire_action is None:
-        message.last_error = ESCALATION_PENDING
-        return
     for event in _running_events(message.payload["event_ids"], 3):
-        fire_action(event.id, "escalate", user=None,
-                    inputs={"comment": "超期未处置，系统自动上报县级 / overdue beyond the margin, escalated"})
+        if event.escalated_at is not None:
+            continue  # already with the county: a re-run job must not escalate twice
+        fire_action(event.id, "escalate", user=None, commit=False,
+                    inputs={"reason": "超期未处置，系统自动上报县级 / overdue beyond the margin, escalated"})
 
 
 @handles("verify_reminder")

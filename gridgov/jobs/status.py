@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from gridgov.extensions import db
 from gridgov.jobs import queueing
-from gridgov.jobs.handlers import ESCALATION_PENDING
 from gridgov.models import OutboxMessage
 from gridgov.timeutil import utcnow
 
@@ -21,13 +20,10 @@ def outbox_figures() -> dict:
     gave_up = db.session.scalar(select(func.count(OutboxMessage.id)).where(
         OutboxMessage.sent_at.is_(None),
         OutboxMessage.attempts >= current_app.config["OUTBOX_MAX_INLINE_ATTEMPTS"]))
-    escalations = db.session.scalar(select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.kind == "escalate", OutboxMessage.last_error == ESCALATION_PENDING))
     return {
         "unsent": unsent,
         "oldest_unsent_age_s": round((utcnow() - oldest).total_seconds(), 1) if oldest else None,
         "inline_gave_up": gave_up if not current_app.config.get("REDIS_URL") else 0,
-        "escalations_pending_workflow": escalations,
     }
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func
 
 from gridgov.extensions import db
 from gridgov.models import Event, EventLog
-from gridgov.timeutil import utcnow
+from gridgov.timeutil import as_aware_utc, utcnow
 from workflows.audit import GENESIS, chain_hash
 
 
@@ -21,7 +21,7 @@ def log_record(row: EventLog) -> dict:
         "to_state": row.to_state,
         "actor_id": row.actor_id,
         "actor_role": row.actor_role,
-        "at": row.at,
+        "at": as_aware_utc(row.at),  # stored naive UTC; the hash covers the instant, not the encoding
         "comment": row.comment or "",
         "data": row.data or {},
     }

@@ -18,6 +18,7 @@ from gridgov.jobs import outbox
 from gridgov.models import Event, User
 from gridgov.services import effects
 from gridgov.services.audit import append_log
+from gridgov.services.photos import attach_photos, discard_unreferenced
 from gridgov.services.calendar import work_calendar
 from gridgov.services.deadlines import default_deadline
 from gridgov.timeutil import as_aware_utc, utcnow
@@ -83,18 +84,20 @@ def fire_action(event_id: int, action: str, *, user: User | None, inputs: dict |
     if photos:
         inputs["photos"] = list(photos)
     engine = get_engine(event.workflow)
-    outcome = engine.fire(event, action, actor_for(user, event), inputs, flags=flags_of(event))
+    calendar = work_calendar()
     stored = []
     try:
-        ctx = effects.EffectContext(event=event, action=action, user=user, inputs=dict(outcome.inputs), now=now,
-                                    calendar=work_calendar())
-        effects.apply(outcome.effects, ctx)
-        if photos:
-            from gridgov.services.photos import attach_photos
-
-            stored = attach_photos(event, photos, kind=PHOTO_KIND_BY_ACTION.get(action, "other"), user=user,
-                                   task=effects.current_task(event))
-            ctx.log_data["photos"] = [p.sha256 for p in stored]
+        # No autoflush: the event must reach the database in exactly one UPDATE, so its version
+        # rises by one per action and the compare-and-set happens once, at the flush below.
+        with db.session.no_autoflush:
+            outcome = engine.fire(event, action, actor_for(user, event), inputs, flags=flags_of(event))
+            ctx = effects.EffectContext(event=event, action=action, user=user, inputs=dict(outcome.inputs), now=now,
+                                        calendar=calendar)
+            effects.apply(outcome.effects, ctx)
+            if photos:
+                stored = attach_photos(event, photos, kind=PHOTO_KIND_BY_ACTION.get(action, "other"), user=user,
+                                       task=effects.current_task(event))
+                ctx.log_data["photos"] = [p.sha256 for p in stored]
         text = inputs.get("comment") or inputs.get("reason") or ""
         db.session.flush()  # the version check happens here
         log = append_log(event, action=action, from_state=outcome.from_state, to_state=outcome.to_state,
@@ -117,6 +120,4 @@ def fire_action(event_id: int, action: str, *, user: User | None, inputs: dict |
 
 def _discard_files(stored) -> None:
     if stored:
-        from gridgov.services.photos import discard_unreferenced
-
         discard_unreferenced(stored)

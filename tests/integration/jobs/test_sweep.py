@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from gridgov.extensions import db
-from gridgov.jobs.handlers import ESCALATION_PENDING
 from gridgov.jobs.sweep import run_sweep
 from gridgov.models import Event, Notification, OutboxMessage
 from gridgov.models.events import DEADLINE_STATES
@@ -134,8 +133,10 @@ def test_each_level_notifies_department_and_dispatchers_once(app_ctx):
     assert got == expected
     assert db.session.get(Event, calm.id).deadline_level == 0
     escalation = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "escalate"))
-    # TODO(lead): with gridgov.services.workflow.fire_action in place, assert the event is escalated.
-    assert escalation.payload == {"event_ids": [late.id]} and escalation.last_error == ESCALATION_PENDING
+    assert escalation.payload == {"event_ids": [late.id]} and not escalation.last_error
+    escalated = db.session.get(Event, late.id)
+    assert escalated.state == "escalated" and escalated.escalated_at is not None
+    assert [(row.action, row.actor_role) for row in escalated.log] == [("escalate", "system")]
     assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))) == 0
 
 
