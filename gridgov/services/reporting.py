@@ -67,7 +67,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
                  urgency: int = 1, address: str = "", client_uuid: str | None = None, source: str = "grid_worker",
                  accuracy_m: float | None = None, photos=(), self_resolve: bool = False, resolve_comment: str = "",
                  caller_name: str | None = None, caller_phone: str | None = None,
-                 workflow: str | None = None) -> ReportResult:
+                 workflow: str | None = None, at=None) -> ReportResult:
     client_uuid = _clean_uuid(client_uuid)
     replay = _existing(client_uuid)
     if replay is not None:
@@ -89,7 +89,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
     orig_lon, orig_lat = float(lon), float(lat)
     wlon, wlat = to_wgs84(lon, lat, crs)
     location = geofence.current_index().locate(wlon, wlat)
-    now = utcnow().replace(microsecond=0)
+    now = (at or utcnow()).replace(microsecond=0)
     event = Event(
         number=next_event_number(now, current_app.config["GRIDGOV_TIMEZONE"]), client_uuid=client_uuid,
         workflow=workflow or cat.workflow or "default", category_code=cat.code, description=description,
@@ -115,7 +115,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         if self_resolve:
             db.session.flush()
             fire_action(event.id, "self_resolve", user=user, inputs={"comment": resolve_comment or description},
-                        photos=photos, commit=False)
+                        photos=photos, commit=False, at=now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

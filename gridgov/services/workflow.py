@@ -73,13 +73,15 @@ def _prepare_inputs(event: Event, action: str, inputs: dict, now: datetime) -> d
 
 
 def fire_action(event_id: int, action: str, *, user: User | None, inputs: dict | None = None,
-                expected_version: int | None = None, photos=(), commit: bool = True) -> Event:
+                expected_version: int | None = None, photos=(), commit: bool = True,
+                at: datetime | None = None) -> Event:
     """Fire `action` on the event as `user` (None: the system). Raises the workflow's domain errors
-    (WrongState 409, NotAllowed 403, MissingInput/InvalidInput 422), NotFound, or StaleVersion (409)."""
+    (WrongState 409, NotAllowed 403, MissingInput/InvalidInput 422), NotFound, or StaleVersion (409).
+    `at` (naive UTC) backdates the action, for importing history and the demo; None means now."""
     event = load_visible_event(event_id, user)
     if expected_version is not None and int(expected_version) != event.version:
         raise StaleVersion(int(expected_version), event.version)
-    now = utcnow().replace(microsecond=0)
+    now = (at or utcnow()).replace(microsecond=0)
     inputs = _prepare_inputs(event, action, dict(inputs or {}), now)
     if photos:
         inputs["photos"] = list(photos)
