@@ -137,3 +137,10 @@ def to_wgs84(lon, lat, crs: str = "wgs84") -> tuple[float, float]:
     lon_f, lat_f = validate_point(lon, lat)
     wlon, wlat = to_wgs84_many([lon_f], [lat_f], crs)
     return float(wlon[0]), float(wlat[0])
+
+
+def valid_mask(lons, lats) -> np.ndarray:
+    """Which points are finite and inside China's bounding box."""
+    lons, lats = np.asarray(lons, float), np.asarray(lats, float)
+    west, south, east, north = CHINA_BBOX
+    return np.isfinite(lons) & np.isfinite(lats) & (lons >= west) & (lons <= east) & (lats >= south) & (lats <= north)

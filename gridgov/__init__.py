@@ -95,12 +95,13 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gridgov.web import admin_jobs, health, home, notifications
+    from gridgov.web import admin_jobs, health, home, media, notifications
     from gridgov import auth
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(admin_jobs.bp)
 

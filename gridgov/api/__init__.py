@@ -44,9 +44,9 @@ def init_api(app: Flask) -> None:
     # One Api per app: the OpenAPI document is built per application (tests build several).
     api = GridgovApi(app)
 
-    from gridgov.api import auth as auth_routes
+    from gridgov.api import auth as auth_routes, events, geo
 
-    for blueprint in (auth_routes.blp,):
+    for blueprint in (auth_routes.blp, events.blp, geo.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import shapely
 
+from geo.crs import to_wgs84
 from geo.index import GridIndex
 from gridgov.extensions import db
 from gridgov.models import Area
@@ -51,3 +52,12 @@ def current_index() -> GridIndex:
         index = _load_index()
         _cache[key] = (version, index)
         return index
+
+
+def locate_point(lon, lat, crs: str = "wgs84") -> dict:
+    """The answer of `geo locate` and GET /api/v1/geo/locate (raises InvalidCoordinate / UnknownCRS)."""
+    wlon, wlat = to_wgs84(lon, lat, crs)
+    answer = current_index().locate(wlon, wlat).as_dict()
+    if answer["distance_m"] == float("inf"):
+        answer["distance_m"] = None
+    return answer

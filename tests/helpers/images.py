@@ -17,8 +17,8 @@ def jpeg_bytes(color=(200, 80, 40), size=(64, 48), gps: tuple[float, float] | No
         def dms(value):
             degrees = int(value)
             minutes = int((value - degrees) * 60)
-            seconds = round(((value - degrees) * 60 - minutes) * 60 * 100)
-            return ((degrees, 1), (minutes, 1), (seconds, 100))
+            seconds = ((value - degrees) * 60 - minutes) * 60
+            return (float(degrees), float(minutes), round(seconds, 4))
 
         exif[0x8825] = {1: "N", 2: dms(lat), 3: "E", 4: dms(lon)}
         exif[306] = "2026:11:20 09:15:00"
