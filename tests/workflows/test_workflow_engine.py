@@ -145,13 +145,24 @@ def test_unknown_action_and_state(default_engine):
     assert default_engine.allowed_actions(ev, dispatcher) == []
 
 
-def test_no_auto_transitions_or_leftover_attributes(default_engine):
+BOUND = Engine(registry.get_workflow("default"), bind_models=True)
+
+
+@pytest.fixture(params=["direct", "bound"])
+def either_engine(request, default_engine):
+    """The registry's engine (direct trigger) and one firing through add_model/remove_model."""
+    return default_engine if request.param == "direct" else BOUND
+
+
+def test_no_auto_transitions_or_leftover_attributes(either_engine):
     ev = Ev()
-    default_engine.fire(ev, "register", dispatcher)
+    either_engine.fire(ev, "register", dispatcher)
     with pytest.raises(WrongState):
-        default_engine.fire(ev, "register", dispatcher)
+        either_engine.fire(ev, "register", dispatcher)
+    with pytest.raises(NotAllowed):
+        either_engine.fire(ev, "dispatch", handler, inputs("department", "deadline"))
     assert vars(ev) == {"state": "registered"}
-    assert not hasattr(ev, "to_closed") and default_engine.machine.models == []
+    assert not hasattr(ev, "to_closed") and either_engine.machine.models == []
 
 
 def test_errors_are_bilingual_and_typed(default_engine):
@@ -228,7 +239,8 @@ class EventRow(Base):
         return "model's own close"
 
 
-def test_fires_on_a_mapped_row_and_leaves_no_attributes_behind(default_engine):
+def test_fires_on_a_mapped_row_and_leaves_no_attributes_behind(either_engine):
+    default_engine = either_engine
     engine = sa.create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
@@ -263,7 +275,8 @@ class SameRow:
         return hash(self.id)
 
 
-def test_shared_machine_is_safe_across_threads(default_engine):
+def test_shared_machine_is_safe_across_threads(either_engine):
+    default_engine = either_engine
     errors, done = [], []
 
     def work():
