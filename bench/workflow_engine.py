@@ -60,7 +60,7 @@ def main(n=20000):
 
     def per_event():
         ev = Ev()
-        m = Machine(model=ev, initial=ev.state, **spec(engine))
+        Machine(model=ev, initial=ev.state, **spec(engine))
         ev.trigger("register", **kw)
 
     def floor():

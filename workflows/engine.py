@@ -121,7 +121,8 @@ _INPUT_CHECKS = {
 }
 
 
-_FLAG_ZH = {"verified": "核查通过", "extension_pending": "延期申请待审批"}
+_FLAG_MISSING_ZH = {"verified": "尚未核查通过", "extension_pending": "没有待审批的延期申请"}
+_FLAG_PRESENT_ZH = {"verified": "已核查通过", "extension_pending": "有延期申请待审批"}
 
 
 def check_inputs(action: ActionDef, inputs: Mapping[str, Any], labels: dict | None = None) -> None:
@@ -151,11 +152,11 @@ def check_flags(action: ActionDef, state: str, flags: Collection[str], labels: d
     """Raise WrongState unless the event's flags satisfy the action's `when` and `unless`."""
     missing = action.when - set(flags)
     if missing:
-        raise WrongState(action.name, state, "尚未" + "、".join(_FLAG_ZH.get(f, f) for f in sorted(missing)),
+        raise WrongState(action.name, state, "、".join(_FLAG_MISSING_ZH.get(f, f) for f in sorted(missing)),
                          "requires " + ", ".join(sorted(missing)), labels=labels)
     present = action.unless & set(flags)
     if present:
-        raise WrongState(action.name, state, "已" + "、".join(_FLAG_ZH.get(f, f) for f in sorted(present)),
+        raise WrongState(action.name, state, "、".join(_FLAG_PRESENT_ZH.get(f, f) for f in sorted(present)),
                          "not while " + ", ".join(sorted(present)), labels=labels)
 
 

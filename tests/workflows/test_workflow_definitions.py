@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from wf_helpers import GOOD_INPUTS, Ev
+from wf_helpers import Ev
 from workflows.default import DEFAULT, default_data
 from workflows.definition import ActionDef, StateDef, WorkflowDef
 from workflows.diagram import to_dot, to_svg
