@@ -2,19 +2,24 @@
 
 `Engine.fire` checks and fires one action on any object with a `.state` string attribute (a plain object, an
 SQLAlchemy row) and returns an `Outcome` naming the effects the service must apply.  The engine touches nothing
-but `subject.state`: no database, no clock, no I/O.
+but `subject.state`: no database, no clock, no I/O.  The machine is built once per definition (see registry.py),
+never per event or request, with `auto_transitions=False` and the guards as `conditions=`.
 
-Why a lock: the machine is shared by every thread of a gunicorn worker.  `Machine.add_model` checks
-`model not in machine.models` (an `==` test) before binding triggers and appending, and `remove_model` removes
-by `==`; two threads holding two instances of the same row whose class defines `__eq__` by primary key would
-step on each other (the second is never bound, then its removal fails).  transitions documents `LockedMachine`
-for this; a plain lock around add/trigger/remove is enough here because a fire is pure and takes microseconds
-(bench/workflow_engine.py measures it), and it keeps `machine.models` at zero or one entry.
+How a fire reaches the shared machine (measured in bench/workflow_engine.py):
 
-Why the clean-up: `add_model` binds `trigger`, `may_trigger`, one method per action, `may_<action>` and
-`is_<state>` onto the instance, and `remove_model` leaves them there.  On a long-lived object (an identity-mapped
-SQLAlchemy row) that is a reference cycle and a set of stale callables, so the engine deletes exactly the names
-it caused to be bound.
+* Default: `machine.events[action].trigger(subject, ...)`.  This is what the trigger method that `add_model`
+  would bind does, minus the binding: transitions reads `subject.state`, runs the conditions, and sets the
+  new state on that subject alone.  Nothing is written onto the subject and `machine.models` is never
+  touched, so no lock is needed; every call has its own EventData.  About 10 µs a fire.
+* `Engine(definition, bind_models=True)`: the textbook `add_model(subject, initial=subject.state)`, trigger,
+  `remove_model` in a finally, about 60 µs, most of it binding ~50 callables.  Two hazards come with it, both
+  handled here: (1) `add_model` checks `model not in machine.models` (an `==` test) and `remove_model`
+  removes by `==`, so two threads holding two instances of the same row whose class compares by primary key
+  break each other (`list.remove(x): x not in list`, reproduced in the tests) — a lock around
+  add/trigger/remove fixes it and keeps `machine.models` at zero or one entry; (2) `remove_model` leaves
+  `trigger`, `may_trigger`, each action, `may_<action>` and `is_<state>` on the instance — the engine deletes
+  exactly the names it caused to be bound.  (It would also register a model's own `on_enter_<state>` methods
+  as callbacks on the shared states; gridgov's models have none.)
 """
 
 from __future__ import annotations
@@ -116,7 +121,8 @@ _INPUT_CHECKS = {
 }
 
 
-_FLAG_ZH = {"verified": "核查通过", "extension_pending": "延期申请待审批"}
+_FLAG_MISSING_ZH = {"verified": "尚未核查通过", "extension_pending": "没有待审批的延期申请"}
+_FLAG_PRESENT_ZH = {"verified": "已核查通过", "extension_pending": "有延期申请待审批"}
 
 
 def check_inputs(action: ActionDef, inputs: Mapping[str, Any], labels: dict | None = None) -> None:
@@ -146,19 +152,22 @@ def check_flags(action: ActionDef, state: str, flags: Collection[str], labels: d
     """Raise WrongState unless the event's flags satisfy the action's `when` and `unless`."""
     missing = action.when - set(flags)
     if missing:
-        raise WrongState(action.name, state, "尚未" + "、".join(_FLAG_ZH.get(f, f) for f in sorted(missing)),
+        raise WrongState(action.name, state, "、".join(_FLAG_MISSING_ZH.get(f, f) for f in sorted(missing)),
                          "requires " + ", ".join(sorted(missing)), labels=labels)
     present = action.unless & set(flags)
     if present:
-        raise WrongState(action.name, state, "已" + "、".join(_FLAG_ZH.get(f, f) for f in sorted(present)),
+        raise WrongState(action.name, state, "、".join(_FLAG_PRESENT_ZH.get(f, f) for f in sorted(present)),
                          "not while " + ", ".join(sorted(present)), labels=labels)
 
 
 class Engine:
-    """One definition, one machine, built once; `fire` and `allowed_actions` are safe to call from any thread."""
+    """One definition, one machine, built once; `fire` and `allowed_actions` are safe to call from any thread.
 
-    def __init__(self, definition: WorkflowDef):
+    bind_models=True fires through add_model/remove_model under a lock instead (see the module docstring)."""
+
+    def __init__(self, definition: WorkflowDef, *, bind_models: bool = False):
         self.definition = definition
+        self.bind_models = bind_models
         self._lock = threading.Lock()
         transitions = []
         for action in definition.actions:
@@ -223,13 +232,26 @@ class Engine:
         inputs = dict(inputs or {})
         from_state = self._state_of(subject, action)
         event = self.machine.events[action]
+        kwargs = {"actor": actor, "inputs": inputs, "flags": frozenset(flags)}
+        if not self.bind_models:
+            try:
+                event.trigger(subject, **kwargs)
+            except MachineError:
+                raise WrongState(action, from_state, labels=self.labels(adef, from_state)) from None
+        else:
+            self._fire_bound(subject, event, kwargs, adef, from_state)
+        return Outcome(action=action, from_state=from_state, to_state=subject.state, effects=adef.effects,
+                       inputs=inputs)
+
+    def _fire_bound(self, subject, event, kwargs, adef: ActionDef, from_state: str) -> None:
         with self._lock:
             had = set(vars(subject))
             self.machine.add_model(subject, initial=from_state)
             try:
-                event.trigger(subject, actor=actor, inputs=inputs, flags=frozenset(flags))
+                # the event itself, not the bound `subject.trigger`: a model may own an attribute of that name
+                event.trigger(subject, **kwargs)
             except MachineError:
-                raise WrongState(action, from_state, labels=self.labels(adef, from_state)) from None
+                raise WrongState(adef.name, from_state, labels=self.labels(adef, from_state)) from None
             finally:
                 try:
                     self.machine.remove_model(subject)
@@ -237,9 +259,6 @@ class Engine:
                     d = vars(subject)
                     for name in self._bound_names - had:
                         d.pop(name, None)
-        to_state = subject.state
-        return Outcome(action=action, from_state=from_state, to_state=to_state, effects=adef.effects,
-                       inputs=inputs)
 
     def check(self, subject, action: str, actor: Actor, inputs: Mapping[str, Any] | None = None, *,
               flags: Collection[str] = ()) -> ActionDef:
