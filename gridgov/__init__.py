@@ -97,6 +97,8 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from gridgov.web import admin_jobs, health, home, media, notifications
     from gridgov import auth
+    from gridgov.api import stats as api_stats
+    from gridgov.web import dashboard
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
@@ -104,6 +106,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(admin_jobs.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(api_stats.bp)
 
     from gridgov.api import init_api
 

@@ -84,7 +84,8 @@ def test_worker_killed_mid_job_is_retried_and_notifies_once(rq_app):
         first = start_worker(rq_app, burst=False, GRIDGOV_TEST_PAUSE_AFTER_NOTIFY="60")
         try:
             _wait_for(lambda: _count(Notification) == 1, 30, "the first worker's notification")
-            assert job_id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
+            _wait_for(lambda: job_id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False), 15,
+                      "the job in the started registry")
         finally:
             _kill_like_a_power_cut(first)
         assert Job.fetch(job_id, connection=queue.connection).get_status() == "started"

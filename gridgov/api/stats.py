@@ -1,0 +1,46 @@
+"""`GET /api/v1/stats`: the statistics of DESIGN.md as JSON, for the user's jurisdiction.
+
+`group_by` is one grouping or a comma-separated list (total, township, village, grid, department,
+category, subcategory, reporter, day, week, month); the answer always carries the `total` row.
+Rates are fractions (0.8125 = 81.25 %) rounded to 4 places, or null when the denominator is 0.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from gridgov.errors import AppError
+from gridgov.services import stats
+from gridgov.web.stats_filters import parse_filters, require_stats_user
+
+bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
+
+
+def parse_groupings(value: str | None) -> list[str]:
+    groupings = [g.strip() for g in (value or "total").split(",") if g.strip()] or ["total"]
+    unknown = [g for g in groupings if g not in stats.GROUPINGS]
+    if unknown:
+        raise AppError("未知的分组方式", f"Unknown group_by {unknown}; use {', '.join(stats.GROUPINGS)}",
+                       status=400, code="bad_request", details={"field": "group_by"})
+    return groupings
+
+
+@bp.get("/stats")
+def get_stats():
+    user = require_stats_user()
+    filters = parse_filters(request.args, user)
+    groupings = parse_groupings(request.args.get("group_by"))
+    q = filters.query
+    data = stats.compute_many(q, ["total", *groupings])
+    body = {
+        "period": {"from": q.period.first.isoformat(), "to": q.period.last.isoformat(), "timezone": q.period.tz},
+        "area": q.area,
+        "category": q.category,
+        "department": q.department,
+        "as_of": q.now.isoformat() + "Z",
+        "total": data["total"][0].as_dict(),
+        "groups": {g: [f.as_dict() for f in data[g]] for g in groupings if g != "total"},
+    }
+    if len(groupings) == 1:
+        body["group_by"] = groupings[0]
+        body["rows"] = [f.as_dict() for f in data[groupings[0]]]
+    return jsonify(body)
