@@ -70,6 +70,8 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE: str = "Asia/Shanghai"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
     TESTING: bool = False
+    # Relay outbox rows right after each commit (default); off leaves them to the periodic relay.
+    OUTBOX_RELAY_AFTER_COMMIT: bool = True
 
     def as_config(self) -> dict:
         return {k: v for k, v in asdict(self).items()}

@@ -38,6 +38,8 @@ def _after_commit(session: Session) -> None:
     if not session.info.pop(outbox.PENDING_FLAG, False) or not has_app_context():
         return
     app = current_app._get_current_object()
+    if not app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
+        return  # rows wait for the periodic relay (`jobs cron`), e.g. during bulk imports
     try:
         relay.relay_pending(app)
     except Exception:  # the state change is committed; the rows wait for the next relay
