@@ -2,7 +2,7 @@
 and the route that serves them to people who may see the event."""
 from gridgov.media.errors import InvalidPhoto
 from gridgov.media.intake import PhotoCandidate, inspect_photo, inspect_photos
-from gridgov.media.storage import StoredFile, remove_files, store_photos
+from gridgov.media.storage import StoredFile, remove_files, staged_photos, store_photos
 
 __all__ = ["InvalidPhoto", "PhotoCandidate", "StoredFile", "inspect_photo", "inspect_photos",
-           "remove_files", "store_photos"]
+           "remove_files", "staged_photos", "store_photos"]

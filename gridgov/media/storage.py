@@ -2,28 +2,29 @@
 
 The name is the SHA-256 of the stored public bytes, so a retried or repeated upload lands on the
 same file and is written once. Writes go through a temporary file and an atomic rename, so a
-reader never sees half a photo. The order a report follows:
+reader never sees half a photo. A use case that attaches photos follows one order — validate
+every upload, write the files, commit the rows, undo the files if the commit fails:
 
-    candidates = inspect_photos(files, config)   # all validated, nothing written
-    stored = store_photos(candidates)            # files written
-    try: add Photo rows (**s.photo_fields()), commit
-    except: rollback; remove_files(stored); raise
+    with staged_photos(request.files.getlist("photos")) as stored:
+        db.session.add_all(Photo(event=event, **s.photo_fields()) for s in stored)
+        db.session.commit()
 """
 from __future__ import annotations
 
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 from flask import current_app
 from sqlalchemy import select
 
 from gridgov.extensions import db
-from gridgov.media.intake import THUMB_EXT, PhotoCandidate
+from gridgov.media.intake import THUMB_EXT, PhotoCandidate, inspect_photos
 from gridgov.models import Photo
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -140,3 +141,21 @@ def remove_files(stored: Iterable[StoredFile]) -> list[StoredFile]:
     removed = [s for sha, s in candidates.items() if sha not in referenced]
     _unlink(removed)
     return removed
+
+
+@contextmanager
+def staged_photos(uploads, config: Mapping[str, Any] | None = None,
+                  upload_dir: str | os.PathLike | None = None) -> Iterator[list[StoredFile]]:
+    """Validate all uploads (InvalidPhoto before any write), store them, and yield the files.
+
+    If the block raises — typically the commit of the rows — the session is rolled back and the
+    files this call created are removed, so a refused request leaves neither rows nor files.
+    """
+    config = current_app.config if config is None else config
+    stored = store_photos(inspect_photos(uploads, config), upload_dir)
+    try:
+        yield stored
+    except BaseException:
+        db.session.rollback()
+        remove_files(stored)
+        raise
