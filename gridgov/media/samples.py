@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 
 from PIL import ExifTags, Image, ImageDraw
@@ -130,8 +131,6 @@ def polyglot_jpeg_html() -> bytes:
 def polyglot_jpeg_zip() -> bytes:
     """A valid JPEG followed by a ZIP archive (a "GIFAR"-style JPEG+ZIP)."""
     archive = io.BytesIO()
-    import zipfile
-
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("payload.txt", "not an image")
     return jpeg_bytes(seed=7) + archive.getvalue()
