@@ -28,10 +28,12 @@ run: install
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@# A CJK font, so screenshots in test-artifacts/ show Chinese instead of empty boxes.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || apt-get install -y -qq fonts-wqy-microhei >/dev/null
 
 # The whole suite: unit, integration (SQLite and PostgreSQL, real Redis and rq) and browser tests.
 test: install browser-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -q
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not browser and not slow"

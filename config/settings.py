@@ -34,6 +34,7 @@ class Settings:
     UPLOAD_DIR: str = ""
     MAX_PHOTO_BYTES: int = 10 * 1024 * 1024
     MAX_PHOTO_PIXELS: int = 40_000_000
+    MAX_PHOTOS_PER_REPORT: int = 9
     MAX_CONTENT_LENGTH: int = 100 * 1024 * 1024
     DEADLINE_WARNING_SHARE: float = 0.8
     GEOFENCE_TOLERANCE_M: float = 50.0

@@ -42,9 +42,11 @@ def register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from gridgov import formatting
+    from gridgov.media.views import photo_url, thumb_url
 
     app.jinja_env.globals["get_locale"] = get_locale
     formatting.register(app)
+    app.jinja_env.globals.update(photo_url=photo_url, thumb_url=thumb_url)
 
 
 def _refuse_insecure_production(app: Flask) -> None:
@@ -95,15 +97,16 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gridgov.web import admin_jobs, health, home, media, notifications
+    from gridgov.web import admin_jobs, health, home, notifications
     from gridgov import auth
     from gridgov.api import stats as api_stats
+    from gridgov.media import views as media_views
     from gridgov.web import dashboard
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(media_views.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(media.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)

@@ -1,9 +1,8 @@
 """Events as plain dicts for the JSON API and the pages' scripts: one shape everywhere."""
 from __future__ import annotations
 
-from flask import url_for
-
 from gridgov.formatting import mask_name, mask_phone
+from gridgov.media.views import photo_url, thumb_url
 from gridgov.models import Event, User
 from gridgov.services.deadlines import deadline_status
 from gridgov.timeutil import as_aware_utc
@@ -47,8 +46,8 @@ def event_detail(event: Event, viewer: User, allowed: list[str]) -> dict:
         "result": t.result,
     } for t in event.tasks]
     body["photos"] = [{
-        "id": p.id, "kind": p.kind, "url": url_for("media.photo", sha=p.sha256),
-        "thumb_url": url_for("media.thumb", sha=p.sha256), "width": p.width, "height": p.height,
+        "id": p.id, "kind": p.kind, "url": photo_url(p),
+        "thumb_url": thumb_url(p), "width": p.width, "height": p.height,
         "exif_lon": p.exif_lon if viewer.role in ROLES_SEEING_CALLERS else None,
         "exif_lat": p.exif_lat if viewer.role in ROLES_SEEING_CALLERS else None,
         "exif_taken_at": _iso(p.exif_taken_at),
