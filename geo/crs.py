@@ -27,7 +27,7 @@ _EE = 0.00669342162296594323
 _X_PI = math.pi * 3000.0 / 180.0
 _ALIASES = {
     "wgs84": "wgs84", "epsg:4326": "wgs84", "gps": "wgs84", "4326": "wgs84",
-    "gcj02": "gcj02", "amap": "gcj02", "gaode": "gcj02", "tencent": "gcj02", "mars": "gcj02",
+    "gcj02": "gcj02", "amap": "gcj02", "gaode": "gcj02", "tencent": "gcj02",
     "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09",
 }
 
