@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import load_settings
+from gridgov import security
 from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for, normalize_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,6 +36,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
+    security.register(app)
     return app
 
 

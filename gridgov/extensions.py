@@ -30,4 +30,4 @@ csrf = CSRFProtect()
 babel = Babel()
 # Rate limits (login, token) per client address; counters in Redis when configured, so every
 # gunicorn worker shares them, else in process memory.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -44,3 +44,14 @@ def test_database_outage_answers_503_with_retry_hint(app_ctx, tmp_path):
     assert health.status_code == 503 and health.get_json()["database"]["ok"] is False
     with broken.app_context():
         db.engine.dispose()
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    session_cookie = client.post("/login", data={"username": "demo_worker", "password": "demo-pass-123"})
+    cookie = next(c for c in session_cookie.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
