@@ -4,9 +4,10 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 
-@click.group(help="Audit trail checks. 流转记录校验。")
+@click.group(cls=AppGroup, help="Audit trail checks. 流转记录校验。")
 def audit() -> None:
     pass
 

@@ -6,11 +6,12 @@ import json
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from geo.errors import GeoError
 
 
-@click.group(help="Geofencing and areas. 地理围栏与区域。")
+@click.group(cls=AppGroup, help="Geofencing and areas. 地理围栏与区域。")
 def geo() -> None:
     pass
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 from rq.cron import CronScheduler
 from rq.worker import SimpleWorker
@@ -17,7 +18,7 @@ from gridgov.notify.deliver import deliver_external
 from gridgov.timeutil import to_naive_utc
 
 
-@click.group(help="Background jobs: sweep, relay, worker, cron, status. 后台任务。")
+@click.group(cls=AppGroup, help="Background jobs: sweep, relay, worker, cron, status. 后台任务。")
 def jobs() -> None:
     pass
 

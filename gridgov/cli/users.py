@@ -4,13 +4,14 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from gridgov.extensions import db
 from gridgov.models import ROLES
 from gridgov.services import accounts
 
 
-@click.group(help="Manage users. 用户管理。")
+@click.group(cls=AppGroup, help="Manage users. 用户管理。")
 def users() -> None:
     pass
 
