@@ -49,3 +49,30 @@ def store_records(records: Iterable, *, commit: bool = True) -> int:
 
 def load_geometry(area: Area):
     return shapely.from_wkb(area.geometry) if area.geometry is not None else None
+
+
+def preview_import(file, *, level: str = "grid") -> dict:
+    """Validate an uploaded GeoJSON/Shapefile of areas and report what an import would do, importing nothing.
+
+    TODO(geo): the real validation lives in `geo.importer` (topology, parent links, CRS), which is on another
+    branch. Until it lands on main this stub only parses GeoJSON and counts features, and the admin page keeps
+    the commit step disabled. Returns {"ok", "level", "features", "problems": [str], "can_commit": False}.
+    """
+    import json
+
+    problems: list[str] = []
+    features = 0
+    try:
+        data = json.loads(file.read().decode("utf-8-sig"))
+        if data.get("type") == "FeatureCollection":
+            features = len(data.get("features") or [])
+        elif data.get("type") == "Feature":
+            features = 1
+        else:
+            problems.append("不是 GeoJSON 要素集合 / not a GeoJSON FeatureCollection")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        problems.append("无法解析为 GeoJSON / could not be read as GeoJSON")
+    if not problems and features == 0:
+        problems.append("文件中没有要素 / the file holds no features")
+    return {"ok": not problems, "level": level, "features": features, "problems": problems, "can_commit": False,
+            "validator": "stub"}
