@@ -41,5 +41,11 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/run_all.py
 
+# Translations: Chinese msgids in templates and code, English in gridgov/translations (the .mo is committed).
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project gridgov -o gridgov/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i gridgov/translations/messages.pot -d gridgov/translations -l en --width 120
+	$(VENV)/bin/pybabel compile -d gridgov/translations --statistics
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
