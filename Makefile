@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo12345
 
-.PHONY: install run test test-fast browser-deps bench clean
+.PHONY: install run test test-fast browser-deps bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,9 @@ bench: install
 
 # Translations: Chinese msgids in templates and code, English in gridgov/translations (the .mo is committed).
 translations: install
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project gridgov -o gridgov/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i gridgov/translations/messages.pot -d gridgov/translations -l en --width 120
-	$(VENV)/bin/pybabel compile -d gridgov/translations --statistics
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project gridgov -o gridgov/translations/messages.pot .
+	$(BIN)/pybabel update -i gridgov/translations/messages.pot -d gridgov/translations -l en --width 120
+	$(BIN)/pybabel compile -d gridgov/translations --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

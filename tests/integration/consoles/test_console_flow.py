@@ -53,6 +53,10 @@ def test_the_closed_loop_through_the_consoles(client):
     assert event.state == "dispatched" and event.department_code == "330521-CG"
 
     as_user(client, "demo_handler")
+    # The message centre names the new task and links to the handler's own page for it.
+    inbox = client.get("/notifications").get_data(as_text=True)
+    assert f'href="/events/{event.id}"' in inbox
+    assert client.get(f"/events/{event.id}").headers["Location"].endswith(f"/tasks/{event.id}")
     tasks = client.get("/tasks").get_data(as_text=True)
     assert event.number in tasks and "data-countdown" in tasks
     act(client, event, "accept")
