@@ -165,3 +165,43 @@ def test_progress_note_needs_the_department_holding_the_task(client):
     as_user(client, "demo_handler")  # CG, not SW: the event is not even visible
     assert client.post(f"/tasks/{event.id}/note", data={"note": "x"}).status_code == 404
     assert db.session.scalar(db.select(Event.state).where(Event.id == event.id)) == "dispatched"
+
+
+def test_escalation_hands_the_event_to_the_county_desk(client):
+    event = new_event()
+    as_user(client, "demo_dispatcher")
+    act(client, event, "register")
+    as_user(client, "demo_supervisor")
+    act(client, event, "escalate", {"reason": "跨乡镇问题"})
+    assert event.state == "escalated"
+    # The township dispatcher still sees it but may no longer act; the county desk lists it to dispatch.
+    as_user(client, "demo_dispatcher")
+    page = client.get(f"/dispatch/events/{event.id}").get_data(as_text=True)
+    assert 'data-action="dispatch"' not in page
+    from tests.integration.consoles.helpers import ensure_user
+
+    ensure_user("county_dispatcher", "dispatcher", "330521")
+    as_user(client, "county_dispatcher")
+    assert event.number in client.get("/dispatch?queue=to_dispatch").get_data(as_text=True)
+    assert 'data-action="dispatch"' in client.get(f"/dispatch/events/{event.id}").get_data(as_text=True)
+
+
+def test_desk_filters_and_counts(client):
+    urgent = new_event("紧急的垃圾")
+    db.session.execute(db.update(Event).where(Event.id == urgent.id).values(urgency=3))
+    db.session.commit()
+    plain = new_event("普通的垃圾")
+    as_user(client, "demo_dispatcher")
+    body = client.get("/dispatch?queue=new&urgency=3").get_data(as_text=True)
+    assert urgent.number in body and plain.number not in body
+    assert 'data-queue="new"' in body and 'data-count="1"' in body
+    body = client.get("/dispatch?queue=new&category=09").get_data(as_text=True)
+    assert urgent.number not in body and plain.number not in body
+    body = client.get("/dispatch?queue=new&sort=urgency").get_data(as_text=True)
+    assert body.index(urgent.number) < body.index(plain.number)
+    body = client.get("/dispatch?queue=new&sort=newest").get_data(as_text=True)
+    assert body.index(plain.number) < body.index(urgent.number)
+    geo = client.get("/dispatch/grids.geojson").get_json()
+    coloured = {f["properties"]["code"]: f["properties"]["status"] for f in geo["features"]}
+    assert coloured[urgent.grid_code] == "none"  # open but not yet dispatched
+    assert all(code.startswith(user("demo_dispatcher").area_code) for code in coloured)
