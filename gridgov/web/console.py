@@ -31,7 +31,6 @@ OPTIONAL_INPUTS = {
     "supervise": ("level", "deadline"),
     "approve_extension": ("deadline",),
     "verify_pass": ("comment",),
-    "verify_fail": ("comment",),
 }
 TEXT_INPUTS = ("comment", "reason", "override_reason", "department", "satisfaction")
 
