@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo12345
 
-.PHONY: install run test test-fast browser-deps bench clean
+.PHONY: install run test test-fast browser-deps bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Translations: Chinese msgids in templates and code, English in gridgov/translations (the .mo is committed).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project gridgov -o gridgov/translations/messages.pot .
+	$(BIN)/pybabel update -i gridgov/translations/messages.pot -d gridgov/translations -l en --width 120
+	$(BIN)/pybabel compile -d gridgov/translations --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -115,6 +115,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api_stats.bp)
+    from gridgov.web import admin, console, dispatch, tasks, verify
+
+    app.register_blueprint(console.bp)
+    app.register_blueprint(dispatch.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(admin.bp)
 
     from gridgov.api import init_api
 

@@ -278,7 +278,9 @@ def extend_deadline(ctx):
 @effect("clear_extension")
 def clear_extension(ctx):
     pending = _pending_extension(ctx.event)
-    if pending is not None:  # approve_extension has already decided it
+    # approve_extension's extend_deadline has already decided it: the query (no autoflush) still finds the row
+    # as pending in the database, but the identity map hands back the object already marked approved.
+    if pending is not None and pending.status == "pending":
         pending.status = "refused"
         pending.decided_by = ctx.user_id
         pending.decided_at = ctx.now
