@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo12345
 
-.PHONY: install run test test-fast browser-deps bench clean
+.PHONY: install run test test-fast browser-deps bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +27,26 @@ run: install
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@# Debian's chromium for the browser tests, and a CJK font so screenshots show Chinese, not boxes.
+	@need=""; command -v chromium >/dev/null 2>&1 || need="chromium"; \
+	 fc-list :lang=zh 2>/dev/null | grep -q . || need="$$need fonts-wqy-microhei"; \
+	 if [ -n "$$need" ]; then apt-get update -qq && apt-get install -y -qq $$need >/dev/null; fi
 
 # The whole suite: unit, integration (SQLite and PostgreSQL, real Redis and rq) and browser tests.
 test: install browser-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -q
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Translations: Chinese msgids in templates and code, English in gridgov/translations (the .mo is committed).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project gridgov -o gridgov/translations/messages.pot .
+	$(BIN)/pybabel update -i gridgov/translations/messages.pot -d gridgov/translations -l en --width 120
+	$(BIN)/pybabel compile -d gridgov/translations --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

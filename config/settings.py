@@ -15,6 +15,12 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _ints(value: str | None, default: list[int]) -> list[int]:
+    if not value:
+        return list(default)
+    return [int(part) for part in value.split(",") if part.strip()]
+
+
 @dataclass
 class Settings:
     """Flask config keys are the upper-case field names."""
@@ -28,6 +34,7 @@ class Settings:
     UPLOAD_DIR: str = ""
     MAX_PHOTO_BYTES: int = 10 * 1024 * 1024
     MAX_PHOTO_PIXELS: int = 40_000_000
+    MAX_PHOTOS_PER_REPORT: int = 9
     MAX_CONTENT_LENGTH: int = 100 * 1024 * 1024
     DEADLINE_WARNING_SHARE: float = 0.8
     GEOFENCE_TOLERANCE_M: float = 50.0
@@ -35,6 +42,23 @@ class Settings:
     DUPLICATE_WINDOW_HOURS: float = 24.0
     ESCALATE_AFTER_OVERDUE_HOURS: float = 24.0
     API_TOKEN_TTL_HOURS: float = 24.0 * 30
+    # Background jobs (gridgov/jobs): the rq queue, retries, and the deadline sweep's reminders.
+    RQ_QUEUE: str = "gridgov"
+    JOB_TIMEOUT_SECONDS: int = 300
+    JOB_RETRY_MAX: int = 3
+    JOB_RETRY_INTERVALS: list = field(default_factory=lambda: [10, 60, 300])
+    OUTBOX_MAX_INLINE_ATTEMPTS: int = 5
+    VERIFY_REMINDER_HOURS: float = 24.0
+    # Notification channels: SMTP for e-mail, an HTTP JSON endpoint for the SMS gateway.
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 25
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    MAIL_FROM: str = "gridgov@localhost"
+    SMS_GATEWAY_URL: str = ""
+    SMS_GATEWAY_TOKEN: str = ""
+    NOTIFY_TIMEOUT_SECONDS: float = 10.0
     MAP_TILE_URL: str = ""
     WTF_CSRF_ENABLED: bool = True
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -47,6 +71,10 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE: str = "Asia/Shanghai"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
     TESTING: bool = False
+    # Login and token requests per client address (Flask-Limiter syntax).
+    LOGIN_RATE_LIMIT: str = "20 per minute"
+    # Relay outbox rows right after each commit (default); off leaves them to the periodic relay.
+    OUTBOX_RELAY_AFTER_COMMIT: bool = True
 
     def as_config(self) -> dict:
         return {k: v for k, v in asdict(self).items()}
@@ -71,6 +99,16 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         UPLOAD_DIR=env.get("GRIDGOV_UPLOAD_DIR", str(Path(instance_dir) / "uploads")),
         SESSION_COOKIE_SECURE=_bool(env.get("GRIDGOV_SECURE_COOKIES"), production),
         MAP_TILE_URL=env.get("GRIDGOV_MAP_TILE_URL", ""),
+        RQ_QUEUE=env.get("GRIDGOV_RQ_QUEUE", "gridgov"),
+        JOB_RETRY_INTERVALS=_ints(env.get("GRIDGOV_JOB_RETRY_INTERVALS"), [10, 60, 300]),
+        SMTP_HOST=env.get("SMTP_HOST", ""),
+        SMTP_PORT=int(env.get("SMTP_PORT", "25")),
+        SMTP_USER=env.get("SMTP_USER", ""),
+        SMTP_PASSWORD=env.get("SMTP_PASSWORD", ""),
+        SMTP_STARTTLS=_bool(env.get("SMTP_STARTTLS")),
+        MAIL_FROM=env.get("MAIL_FROM", "gridgov@localhost"),
+        SMS_GATEWAY_URL=env.get("SMS_GATEWAY_URL", ""),
+        SMS_GATEWAY_TOKEN=env.get("SMS_GATEWAY_TOKEN", ""),
     )
     settings.REMEMBER_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE
     settings.BABEL_DEFAULT_TIMEZONE = settings.GRIDGOV_TIMEZONE

@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import load_settings
+from gridgov import security
 from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for, normalize_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,6 +36,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
+    security.register(app)
     return app
 
 
@@ -42,9 +44,11 @@ def register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from gridgov import formatting
+    from gridgov.media.views import photo_url, thumb_url
 
     app.jinja_env.globals["get_locale"] = get_locale
     formatting.register(app)
+    app.jinja_env.globals.update(photo_url=photo_url, thumb_url=thumb_url)
 
 
 def _refuse_insecure_production(app: Flask) -> None:
@@ -56,16 +60,22 @@ def _refuse_insecure_production(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from gridgov.extensions import babel, csrf, db, login_manager, migrate
+    from gridgov.extensions import babel, csrf, db, limiter, login_manager, migrate
     from gridgov import i18n, auth
+    from gridgov.jobs import setup as jobs_setup
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    # Redis down must not lock people out: without its counters the limits are skipped, not enforced.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
-    auth.configure_login(login_manager)
+    auth.configure_login(login_manager, app)
     _sqlite_pragmas(app)
+    jobs_setup.init_app(app)
 
 
 _PRAGMAS_INSTALLED = False
@@ -93,16 +103,31 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gridgov.web import health, home
+    from gridgov.web import admin_jobs, health, home, notifications
     from gridgov import auth
     from gridgov.api import stats as api_stats
+    from gridgov.media import views as media_views
     from gridgov.web import dashboard
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(media_views.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api_stats.bp)
+    from gridgov.web import admin, console, dispatch, tasks, verify
+
+    app.register_blueprint(console.bp)
+    app.register_blueprint(dispatch.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(admin.bp)
+
+    from gridgov.api import init_api
+
+    init_api(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -93,12 +93,21 @@ class ActorFacts:
     is_reporter: bool
 
 
+def responsible_in_area(user: User, event: Event) -> bool:
+    """Whose area answers for the event now: the township's, or once escalated, the county's only."""
+    if user.role == "admin":
+        return True
+    if event.escalated_at is not None and area_level(user.area_code) != "county":
+        return False
+    return event_in_area(event, user.area_code)
+
+
 def actor_facts(user: User, event: Event) -> ActorFacts:
-    in_area = user.role == "admin" or event_in_area(event, user.area_code)
+    in_area = responsible_in_area(user, event)
     return ActorFacts(
         role=user.role,
         in_area=in_area,
         holds_task=holds_task(user, event),
-        in_grid=user.role == "grid_worker" and in_area,
+        in_grid=user.role == "grid_worker" and event_in_area(event, user.area_code),
         is_reporter=event.reporter_id == user.id,
     )

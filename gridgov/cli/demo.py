@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 
-@click.group(help="Demo data. 演示数据。")
+@click.group(cls=AppGroup, help="Demo data. 演示数据。")
 def demo() -> None:
     pass
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from gridgov.extensions import db
 from gridgov.models import ROLES
 from gridgov.services import accounts
 
 
-@click.group(help="Manage users. 用户管理。")
+@click.group(cls=AppGroup, help="Manage users. 用户管理。")
 def users() -> None:
     pass
 
@@ -36,3 +37,18 @@ def create(username, role, area_code, department_code, display_name, password_st
         db.session.rollback()
         raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
     click.echo(f"created user {user.username} ({user.role} @ {user.area_code})")
+
+
+@users.command("unlock")
+@click.argument("username")
+def unlock_command(username):
+    """Lift a lock-out after repeated wrong passwords."""
+    from gridgov.auth import unlock
+    from gridgov.models import User
+
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"找不到用户 / no such user: {username}")
+    unlock(user)
+    db.session.commit()
+    click.echo(f"unlocked {username}")

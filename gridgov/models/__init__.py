@@ -6,9 +6,10 @@ from gridgov.models.events import Event, EventLog, Extension, Photo, Supervision
 from gridgov.models import stats_indexes  # noqa: F401,E402  (attaches indexes to events, tasks)
 from gridgov.models.stats_cache import StatsMonthCache
 from gridgov.models.ops import ApiToken, CalendarDay, DailyCounter, Notification, OutboxMessage, Setting
+from gridgov.models.prefs import NotificationPreference
 
 __all__ = [
     "Area", "AreaLevel", "GridDepartment", "Department", "Role", "User", "ROLES", "Category", "TimeUnit",
     "Event", "EventLog", "Extension", "Photo", "Supervision", "Task", "ApiToken", "CalendarDay",
-    "DailyCounter", "Notification", "OutboxMessage", "Setting", "StatsMonthCache",
+    "DailyCounter", "Notification", "OutboxMessage", "Setting", "NotificationPreference", "StatsMonthCache",
 ]

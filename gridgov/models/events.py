@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -16,6 +16,8 @@ EVENT_STATES = (
     "reported", "registered", "dispatched", "in_progress", "handled", "closed",
     "rejected", "merged", "returned", "escalated", "visited",
 )
+# States in which a department's clock runs: the deadline sweep only looks at these.
+DEADLINE_STATES = ("dispatched", "in_progress")
 OPEN_STATES = ("reported", "registered", "dispatched", "in_progress", "handled", "returned", "escalated",
                "visited")
 SOURCES = ("grid_worker", "hotline", "open311", "api", "dispatcher")
@@ -32,6 +34,12 @@ class Event(db.Model):
         Index("ix_events_village_state", "village_code", "state"),
         Index("ix_events_grid_state", "grid_code", "state"),
         Index("ix_events_state_deadline", "state", "deadline"),
+        # The deadline sweep reads only events whose clock runs; a partial index keeps that read
+        # proportional to open work, not to the whole history (deadline_level stays out of every
+        # index so the sweep's marking UPDATE can be HOT on PostgreSQL).
+        Index("ix_events_running_deadline", "deadline",
+              postgresql_where=text("state IN ('dispatched', 'in_progress') AND deadline IS NOT NULL"),
+              sqlite_where=text("state IN ('dispatched', 'in_progress') AND deadline IS NOT NULL")),
         Index("ix_events_department_state", "department_code", "state"),
         # Duplicate detection and map views prefilter by a lon/lat box.
         Index("ix_events_lon_lat", "lon", "lat"),
@@ -70,6 +78,10 @@ class Event(db.Model):
     # 0 normal, 1 warned, 2 overdue, 3 escalated for lateness: set by the sweep, once per level.
     deadline_level: Mapped[int] = mapped_column(Integer, default=0)
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while the event is `returned`: that time is not charged to the department.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set once escalated: from then on the county, not the township, is the responsible area.
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     supervision_level: Mapped[int] = mapped_column(Integer, default=0)
     extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)

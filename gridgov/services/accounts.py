@@ -41,3 +41,43 @@ def create_user(*, username: str, password: str, role: str, area_code: str,
     if commit:
         db.session.commit()
     return user
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AccountError("找不到该用户", "No such user", status=404, code="not_found")
+    return user
+
+
+def update_user(user_id: int, *, role: str, area_code: str, department_code: str | None, display_name: str,
+                active: bool, acting: User | None = None) -> User:
+    """Change a user's role, jurisdiction, department, name and whether they may log in."""
+    user = _user(user_id)
+    department_code = department_code or None
+    validate_user_fields(username=user.username, password=None, role=role, area_code=area_code,
+                         department_code=department_code)
+    if acting is not None and acting.id == user.id and (not active or role != "admin"):
+        raise AccountError("不能停用自己或取消自己的管理员角色", "You cannot deactivate yourself or drop your own admin role")
+    user.role, user.area_code, user.department_code = role, area_code, department_code
+    user.display_name = (display_name or user.username)[:100]
+    user.active = bool(active)
+    if not user.active:  # a deactivated account also loses its API tokens
+        from gridgov.models import ApiToken
+        from gridgov.timeutil import utcnow
+
+        db.session.execute(db.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=utcnow()))
+    db.session.commit()
+    return user
+
+
+def reset_password(user_id: int, password: str) -> User:
+    user = _user(user_id)
+    if not password or len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", f"Password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.set_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.commit()
+    return user

@@ -1,9 +1,15 @@
 """Storing areas and telling every process when they changed (the geofence rebuilds on that)."""
 from __future__ import annotations
 
+import secrets
+import shutil
+import zipfile
+from pathlib import Path
 from typing import Iterable
 
 import shapely
+
+from flask import current_app
 
 from gridgov.extensions import db
 from gridgov.models import Area, Setting
@@ -49,3 +55,112 @@ def store_records(records: Iterable, *, commit: bool = True) -> int:
 
 def load_geometry(area: Area):
     return shapely.from_wkb(area.geometry) if area.geometry is not None else None
+
+
+def stored_records(level: str | None = None) -> list:
+    """Areas from the database as geo.areas.AreaRecord, parents before children."""
+    from geo.areas import AreaRecord
+
+    query = db.select(Area).order_by(Area.code)
+    if level:
+        query = query.where(Area.level == level)
+    rows = db.session.scalars(query).all()
+    records = [AreaRecord(a.code, a.name, a.level, a.parent_code, load_geometry(a)) for a in rows if a.geometry]
+    return sorted(records, key=lambda r: (LEVEL_ORDER[r.level], r.code))
+
+
+def import_file(source, *, commit: bool = True, **options):
+    """Validate the whole file, then store it all or nothing; returns (records, report).
+
+    Raises geo.importer.ImportRejected (with the full report) when anything is wrong; nothing is written then.
+    """
+    from geo.importer import ImportRejected, read_areas
+
+    known = set(db.session.scalars(db.select(Area.code)))
+    records, report = read_areas(source, known_codes=known, **options)
+    if not report.ok:
+        raise ImportRejected(report)
+    store_records(records, commit=commit)
+    return records, report
+
+
+STAGING_DIR = "imports"
+
+
+def _staging_root() -> Path:
+    root = Path(current_app.config["INSTANCE_DIR"]) / STAGING_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def stage_upload(file_storage) -> str:
+    """Keep an uploaded GeoJSON, or a zipped Shapefile, until the admin confirms; returns its token."""
+    token = secrets.token_hex(16)
+    name = (file_storage.filename or "").lower()
+    folder = _staging_root() / token
+    folder.mkdir()
+    if name.endswith(".zip"):
+        archive = folder / "upload.zip"
+        file_storage.save(archive)
+        with zipfile.ZipFile(archive) as zipped:
+            for member in zipped.namelist():
+                if member.endswith("/") or ".." in member or member.startswith("/"):
+                    continue
+                target = folder / Path(member).name
+                target.write_bytes(zipped.read(member))
+    else:
+        file_storage.save(folder / "upload.geojson")
+    return token
+
+
+def staged_source(token: str) -> Path | None:
+    if not token or not all(c in "0123456789abcdef" for c in token):
+        return None
+    folder = _staging_root() / token
+    if not folder.is_dir():
+        return None
+    shapefiles = sorted(folder.glob("*.shp"))
+    if shapefiles:
+        return shapefiles[0]
+    geojson = folder / "upload.geojson"
+    return geojson if geojson.exists() else None
+
+
+def discard_staged(token: str) -> None:
+    source = staged_source(token)
+    if source is not None:
+        shutil.rmtree(source.parent, ignore_errors=True)
+
+
+def preview_import(token: str, *, level: str | None = "grid") -> dict:
+    """Validate a staged upload with geo.importer and report what an import would do; writes nothing."""
+    from geo.importer import read_areas
+
+    source = staged_source(token)
+    if source is None:
+        return {"ok": False, "level": level, "features": 0, "problems": ["找不到上传的文件 / the upload was not found"],
+                "can_commit": False, "token": token}
+    known = set(db.session.scalars(db.select(Area.code)))
+    try:
+        records, report = read_areas(str(source), level=level or None, known_codes=known)
+    except Exception as exc:  # an unreadable file is a report line, not a 500
+        return {"ok": False, "level": level, "features": 0, "can_commit": False, "token": token,
+                "problems": [f"无法读取文件 / could not read the file: {type(exc).__name__}: {exc}"]}
+    problems = [f"#{p.index if p.index is not None else '-'} {p.code or ''} {p.kind}: {p.message_zh} / {p.message_en}"
+                for p in report.problems]
+    return {"ok": report.ok, "level": level, "features": len(records) + len({p.index for p in report.problems}),
+            "problems": problems, "can_commit": report.ok and bool(records), "token": token,
+            "codes": sorted(r.code for r in records)[:20]}
+
+
+def commit_import(token: str, *, level: str | None = "grid") -> int:
+    """Import a staged upload that passed its preview: all or nothing, then forget the upload."""
+    source = staged_source(token)
+    if source is None:
+        from gridgov.errors import AppError
+
+        raise AppError("找不到上传的文件，请重新上传", "The upload was not found; upload it again", status=404,
+                       code="upload_not_found")
+    records, _ = import_file(str(source), level=level or None)
+    discard_staged(token)
+    return len(records)

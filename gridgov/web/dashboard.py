@@ -13,6 +13,7 @@ from math import ceil
 import shapely
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, \
     stream_with_context, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -42,9 +43,9 @@ CHILD_GROUPING = {"county": "township", "township": "village", "village": "grid"
 # to see hot spots, few enough markers to draw (a county can have 10,000 grids).
 MAP_GROUPING = {"county": "village", "township": "grid", "village": "grid", "grid": "grid"}
 FIGURE_LABELS = {
-    "reported": "上报数", "registered": "立案数", "due": "应结案数", "closed": "结案数",
-    "closed_on_time": "按期结案数", "overdue": "超期数", "self_resolved": "自行处置数",
-    "tasks_handled": "处置工单数", "tasks_reworked": "返工工单数",
+    "reported": _l("上报数"), "registered": _l("立案数"), "due": _l("应结案数"), "closed": _l("结案数"),
+    "closed_on_time": _l("按期结案数"), "overdue": _l("超期数"), "self_resolved": _l("自行处置数"),
+    "tasks_handled": _l("处置工单数"), "tasks_reworked": _l("返工工单数"),
 }
 PAGE_SIZE = 50
 

@@ -1,7 +1,7 @@
 """statistics: covering indexes for the three cohorts, and the sealed-month cache
 
 Revision ID: 0201_stats_indexes
-Revises: 0002_handling_seconds
+Revises: 0003_pause_escalation
 Create Date: 2026-11-22 21:40:00
 
 Each statistics query reads one cohort — events by reported_at, events by registered_at, tasks by
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0201_stats_indexes"
-down_revision = "0002_handling_seconds"
+down_revision = "0003_pause_escalation"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,153 @@
+"""/api/v1/events: report (JSON or multipart with photos), list, read, and fire actions."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import request
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint
+
+from gridgov.access import EVENT_COLUMN_BY_LEVEL, area_level, visible_events_clause
+from gridgov.api.schemas import (ActionBody, EventDetail, EventListArgs, EventPage, ReportResponse, ReportSchema)
+from gridgov.errors import AppError
+from gridgov.extensions import db
+from gridgov.models import Event
+from gridgov.services import presenters
+from gridgov.services.photos import inspect_uploads
+from gridgov.services.reporting import report_event
+from gridgov.services.workflow import allowed_actions, fire_action, load_visible_event
+from gridgov.timeutil import to_naive_utc, utcnow
+
+blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Events: report, list, act")
+
+REPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ReportSchema},
+        "multipart/form-data": {"schema": {"allOf": [{"$ref": "#/components/schemas/Report"}, {
+            "type": "object", "properties": {"photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}]}},
+    },
+}
+
+
+def _validation_error(err: ma.ValidationError) -> AppError:
+    return AppError("请求内容不符合要求", "Some fields are missing or invalid", status=422, code="unprocessable_entity",
+                    details={"fields": err.messages})
+
+
+def _report_fields() -> dict:
+    if request.is_json:
+        raw = request.get_json(silent=True)
+        if not isinstance(raw, dict):
+            raise AppError("请求体必须是 JSON 对象", "The body must be a JSON object", status=400, code="bad_json")
+    else:
+        raw = {k: v for k, v in request.form.items()}
+    try:
+        return ReportSchema().load(raw, unknown=ma.EXCLUDE)
+    except ma.ValidationError as err:
+        raise _validation_error(err) from None
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(requestBody=REPORT_BODY, parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"},
+                                               "required": False}])
+@blp.response(201, ReportResponse)
+@blp.alt_response(200, schema=ReportResponse, description="A replay of an earlier report: the same event")
+@login_required
+def create_event():
+    fields = _report_fields()
+    photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
+    source = fields.pop("source") or ("grid_worker" if current_user.role == "grid_worker" else "api")
+    if source == "hotline" and current_user.role not in ("dispatcher", "admin"):
+        raise AppError("只有调度员可以登记热线事件", "Only dispatchers record hotline events", status=403, code="forbidden")
+    client_uuid = request.headers.get("Idempotency-Key") or fields.pop("client_uuid")
+    fields.pop("client_uuid", None)
+    result = report_event(user=current_user, client_uuid=client_uuid, photos=photos, source=source, **fields)
+    body = presenters.event_summary(result.event, current_user)
+    body["replay"] = not result.created
+    body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state} for e in result.duplicates]
+    return body, (201 if result.created else 200)
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(EventListArgs, location="query")
+@blp.response(200, EventPage)
+@login_required
+def list_events(args):
+    query = db.select(Event).where(visible_events_clause(current_user))
+    if args.get("state"):
+        query = query.where(Event.state.in_([s.strip() for s in args["state"].split(",") if s.strip()]))
+    if args.get("area"):
+        query = query.where(getattr(Event, EVENT_COLUMN_BY_LEVEL[area_level(args["area"])]) == args["area"])
+    if args.get("department"):
+        query = query.where(Event.department_code == args["department"])
+    if args.get("category"):
+        query = query.where(Event.category_code.startswith(args["category"]))
+    if args.get("reported_from"):
+        query = query.where(Event.reported_at >= to_naive_utc(args["reported_from"]))
+    if args.get("reported_to"):
+        query = query.where(Event.reported_at < to_naive_utc(args["reported_to"]))
+    if args.get("mine"):
+        query = query.where(Event.reporter_id == current_user.id)
+    if args.get("deadline_status"):
+        query = query.where(*deadline_status_clause(args["deadline_status"]))
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+    page, per_page = args["page"], args["per_page"]
+    rows = db.session.scalars(query.order_by(Event.reported_at.desc(), Event.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": [presenters.event_summary(e, current_user) for e in rows], "page": page, "per_page": per_page,
+            "total": total}
+
+
+def deadline_status_clause(status: str):
+    """Deadline status in SQL: the sweep keeps deadline_level current; overdue is also checked against now."""
+    running = Event.state.in_(("dispatched", "in_progress"))
+    now = utcnow()
+    if status == "overdue":
+        return (running, Event.deadline < now)
+    if status == "warning":
+        return (running, Event.deadline >= now, Event.deadline_level >= 1)
+    return (running, Event.deadline >= now, Event.deadline_level == 0)
+
+
+@blp.route("/<int:event_id>", methods=["GET"])
+@blp.response(200, EventDetail)
+@login_required
+def get_event(event_id: int):
+    event = load_visible_event(event_id, current_user)
+    body = presenters.event_detail(event, current_user, [a.name for a in allowed_actions(current_user, event)])
+    return body, 200, {"ETag": f'"{event.version}"'}
+
+
+def _if_match() -> int | None:
+    header = request.headers.get("If-Match")
+    if not header:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise AppError("If-Match 必须是事件版本号", "If-Match must be the event's version number", status=400,
+                       code="bad_if_match")
+    return int(value)
+
+
+@blp.route("/<int:event_id>/actions/<action>", methods=["POST"])
+@blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"}, "required": False,
+                      "description": "The version (ETag) the client saw; a stale one gets 409"}],
+         requestBody={"required": False, "content": {"application/json": {"schema": ActionBody},
+                                                     "multipart/form-data": {"schema": ActionBody}}})
+@blp.response(200, EventDetail)
+@login_required
+def act(event_id: int, action: str):
+    raw = request.get_json(silent=True) if request.is_json else {k: v for k, v in request.form.items()}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AppError("请求体必须是 JSON 对象", "The body must be a JSON object", status=400, code="bad_json")
+    try:
+        inputs = ActionBody().load(raw, unknown=ma.EXCLUDE)
+    except ma.ValidationError as err:
+        raise _validation_error(err) from None
+    photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
+    event = fire_action(event_id, action, user=current_user, inputs=inputs, expected_version=_if_match(),
+                        photos=photos)
+    body = presenters.event_detail(event, current_user, [a.name for a in allowed_actions(current_user, event)])
+    return body, 200, {"ETag": f'"{event.version}"'}

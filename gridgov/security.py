@@ -1,0 +1,48 @@
+"""Response headers every page carries: a content security policy the pages pass, no framing, no sniffing.
+
+Scripts come only from our own origin (all JavaScript is in static files; data for scripts travels in
+`<script type="application/json">` blocks, which browsers never execute). Styles allow inline
+attributes because Leaflet and ECharts position elements with them. Images may be blobs and data URLs
+(photo previews before upload) and, when a tile server is configured, tiles from its origin.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response
+
+
+def content_security_policy(tile_url: str = "") -> str:
+    img = ["'self'", "data:", "blob:"]
+    if tile_url:
+        parts = urlsplit(tile_url.replace("{s}", "a"))
+        if parts.scheme and parts.netloc:
+            img.append(f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1) if '{s}' in tile_url else parts.netloc}")
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src {' '.join(img)}",
+        "connect-src 'self'",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def register(app: Flask) -> None:
+    policy = content_security_policy(app.config.get("MAP_TILE_URL", ""))
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response

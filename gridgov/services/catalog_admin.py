@@ -1,0 +1,84 @@
+"""The admin's changes to departments, the category tree (time limits, default departments) and the
+working-day calendar overrides. One function, one transaction."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from gridgov.errors import AppError
+from gridgov.extensions import db
+from gridgov.models import Area, CalendarDay, Category, Department
+from gridgov.models.categories import TimeUnit
+
+DEPARTMENT_CODE = re.compile(r"^[0-9A-Za-z-]{2,20}$")
+TIME_UNITS = tuple(u.value for u in TimeUnit)
+
+
+class CatalogError(AppError):
+    status, code = 422, "invalid_catalog"
+
+
+def save_department(*, code: str, name: str, name_en: str = "", level: str = "county", area_code: str,
+                    active: bool = True) -> Department:
+    code = (code or "").strip()
+    if not DEPARTMENT_CODE.match(code):
+        raise CatalogError("部门编码只能含字母、数字和连字符（2–20 位）", "Department codes hold 2–20 letters, digits or -")
+    if not (name or "").strip():
+        raise CatalogError("请填写部门名称", "Give the department a name")
+    if level not in ("county", "township"):
+        raise CatalogError("部门层级应为区县或乡镇", "Level must be county or township")
+    if db.session.get(Area, area_code) is None:
+        raise CatalogError(f"未知辖区编码：{area_code}", f"Unknown area code: {area_code}")
+    department = db.session.get(Department, code) or Department(code=code)
+    department.name, department.name_en = name.strip()[:100], (name_en or "").strip()[:100]
+    department.level, department.area_code, department.active = level, area_code, bool(active)
+    db.session.add(department)
+    db.session.commit()
+    return department
+
+
+def update_category(code: str, *, time_limit: str, time_unit: str, urgent_time_limit: str = "",
+                    default_department_code: str = "", active: bool = True) -> Category:
+    category = db.session.get(Category, code)
+    if category is None:
+        raise CatalogError("找不到该分类", "No such category", status=404, code="not_found")
+    try:
+        limit = float(time_limit)
+        urgent = float(urgent_time_limit) if str(urgent_time_limit).strip() else None
+    except ValueError:
+        raise CatalogError("时限必须是数字", "Time limits must be numbers") from None
+    if limit <= 0 or (urgent is not None and urgent <= 0):
+        raise CatalogError("时限必须大于 0", "Time limits must be positive")
+    if time_unit not in TIME_UNITS:
+        raise CatalogError("未知的时限单位", "Unknown time unit")
+    if default_department_code and db.session.get(Department, default_department_code) is None:
+        raise CatalogError(f"未知部门编码：{default_department_code}", f"Unknown department: {default_department_code}")
+    category.time_limit, category.time_unit, category.urgent_time_limit = limit, time_unit, urgent
+    category.default_department_code = default_department_code or None
+    category.active = bool(active)
+    db.session.commit()
+    return category
+
+
+def set_calendar_day(day: str, *, is_workday: bool, note: str = "") -> CalendarDay:
+    try:
+        parsed = date.fromisoformat((day or "").strip())
+    except ValueError:
+        raise CatalogError("日期格式应为 YYYY-MM-DD", "Dates look like YYYY-MM-DD") from None
+    row = db.session.get(CalendarDay, parsed) or CalendarDay(day=parsed)
+    row.is_workday, row.note = bool(is_workday), (note or "").strip()[:100]
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def delete_calendar_day(day: str) -> bool:
+    try:
+        parsed = date.fromisoformat((day or "").strip())
+    except ValueError:
+        raise CatalogError("日期格式应为 YYYY-MM-DD", "Dates look like YYYY-MM-DD") from None
+    row = db.session.get(CalendarDay, parsed)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+    return row is not None

@@ -1,0 +1,63 @@
+"""The process-wide geofence: one grid index per process, rebuilt when the stored areas change.
+
+Every lookup first reads the `area_version` setting (one primary-key read); only when it differs
+from the version the index was built from does the process reload the grids and rebuild.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import shapely
+
+from geo.crs import to_wgs84
+from geo.index import GridIndex
+from gridgov.extensions import db
+from gridgov.models import Area
+from gridgov.services.areas import area_version
+
+
+@dataclass(frozen=True)
+class GridRecord:
+    code: str
+    village_code: str
+    township_code: str
+    geometry: object
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[int, GridIndex]] = {}
+
+
+def _load_index() -> GridIndex:
+    rows = db.session.execute(
+        db.select(Area.code, Area.parent_code, Area.geometry).where(Area.level == "grid")
+    ).all()
+    records = [
+        GridRecord(code, parent, parent[:9], shapely.from_wkb(wkb)) for code, parent, wkb in rows if wkb
+    ]
+    return GridIndex.build(records)
+
+
+def current_index() -> GridIndex:
+    key = str(db.engine.url)
+    version = area_version()
+    cached = _cache.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    with _lock:
+        cached = _cache.get(key)
+        if cached and cached[0] == version:
+            return cached[1]
+        index = _load_index()
+        _cache[key] = (version, index)
+        return index
+
+
+def locate_point(lon, lat, crs: str = "wgs84") -> dict:
+    """The answer of `geo locate` and GET /api/v1/geo/locate (raises InvalidCoordinate / UnknownCRS)."""
+    wlon, wlat = to_wgs84(lon, lat, crs)
+    answer = current_index().locate(wlon, wlat).as_dict()
+    if answer["distance_m"] == float("inf"):
+        answer["distance_m"] = None
+    return answer

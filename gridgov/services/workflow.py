@@ -1,0 +1,125 @@
+"""Fire workflow actions on events: the one service every page, API route and job goes through.
+
+One call is one database transaction: check the version the caller saw, let the engine decide whether
+the action is allowed, apply its effects, append the hash-chained log row, queue notifications in the
+outbox, commit. SQLAlchemy's version counter turns the UPDATE into a compare-and-set
+(`… WHERE id = ? AND version = ?`), so of two concurrent actions exactly one commits.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from gridgov.access import actor_facts, can_see
+from gridgov.errors import NotFound
+from gridgov.extensions import db
+from gridgov.jobs import outbox
+from gridgov.models import Event, User
+from gridgov.services import effects
+from gridgov.services.audit import append_log
+from gridgov.services.photos import attach_photos, discard_unreferenced
+from gridgov.services.calendar import work_calendar
+from gridgov.services.deadlines import default_deadline
+from gridgov.timeutil import as_aware_utc, utcnow
+from workflows import Actor, ActionDef, StaleVersion, get_engine
+
+# The sweep and other jobs act as the system: full jurisdiction, logged with actor_role "system".
+SYSTEM_ACTOR = Actor(role="dispatcher", in_area=True, holds_task=False, in_grid=False, is_reporter=False)
+
+PHOTO_KIND_BY_ACTION = {
+    "submit_result": "result", "verify_pass": "verify", "verify_fail": "verify", "self_resolve": "result",
+}
+
+
+def flags_of(event: Event) -> set[str]:
+    flags = set()
+    if event.verified:
+        flags.add("verified")
+    if event.extension_pending:
+        flags.add("extension_pending")
+    return flags
+
+
+def actor_for(user: User | None, event: Event) -> Actor:
+    if user is None:
+        return SYSTEM_ACTOR
+    facts = actor_facts(user, event)
+    return Actor(role=facts.role, in_area=facts.in_area, holds_task=facts.holds_task, in_grid=facts.in_grid,
+                 is_reporter=facts.is_reporter)
+
+
+def load_visible_event(event_id: int, user: User | None) -> Event:
+    event = db.session.get(Event, event_id)
+    if event is None or (user is not None and not can_see(user, event)):
+        # Outside the user's jurisdiction looks exactly like absent: no leak of what exists.
+        raise NotFound("找不到该事件", "Event not found")
+    return event
+
+
+def allowed_actions(user: User, event: Event) -> list[ActionDef]:
+    return get_engine(event.workflow).allowed_actions(event, actor_for(user, event), flags=flags_of(event))
+
+
+def _prepare_inputs(event: Event, action: str, inputs: dict, now: datetime) -> dict:
+    """Fill what the service knows better than the caller: the default deadline of a dispatch."""
+    inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
+    if action in ("dispatch", "redispatch") and "deadline" not in inputs:
+        inputs["deadline"] = default_deadline(event, as_aware_utc(now), work_calendar())
+    if action in ("dispatch", "redispatch") and "department" not in inputs and event.category is not None:
+        if event.category.default_department_code:
+            inputs["department"] = event.category.default_department_code
+    return inputs
+
+
+def fire_action(event_id: int, action: str, *, user: User | None, inputs: dict | None = None,
+                expected_version: int | None = None, photos=(), commit: bool = True,
+                at: datetime | None = None) -> Event:
+    """Fire `action` on the event as `user` (None: the system). Raises the workflow's domain errors
+    (WrongState 409, NotAllowed 403, MissingInput/InvalidInput 422), NotFound, or StaleVersion (409).
+    `at` (naive UTC) backdates the action, for importing history and the demo; None means now."""
+    event = load_visible_event(event_id, user)
+    if expected_version is not None and int(expected_version) != event.version:
+        raise StaleVersion(int(expected_version), event.version)
+    now = (at or utcnow()).replace(microsecond=0)
+    inputs = _prepare_inputs(event, action, dict(inputs or {}), now)
+    if photos:
+        inputs["photos"] = list(photos)
+    engine = get_engine(event.workflow)
+    calendar = work_calendar()
+    stored = []
+    try:
+        # No autoflush: the event must reach the database in exactly one UPDATE, so its version
+        # rises by one per action and the compare-and-set happens once, at the flush below.
+        with db.session.no_autoflush:
+            outcome = engine.fire(event, action, actor_for(user, event), inputs, flags=flags_of(event))
+            ctx = effects.EffectContext(event=event, action=action, user=user, inputs=dict(outcome.inputs), now=now,
+                                        calendar=calendar)
+            effects.apply(outcome.effects, ctx)
+            if photos:
+                stored = attach_photos(event, photos, kind=PHOTO_KIND_BY_ACTION.get(action, "other"), user=user,
+                                       task=effects.current_task(event))
+                ctx.log_data["photos"] = [p.sha256 for p in stored]
+        text = inputs.get("comment") or inputs.get("reason") or ""
+        db.session.flush()  # the version check happens here
+        log = append_log(event, action=action, from_state=outcome.from_state, to_state=outcome.to_state,
+                         actor=user, comment=text, data=ctx.log_data, at=now)
+        for topic, audience in ctx.notify:
+            outbox.add("notify", {"event_id": event.id, "topic": topic, "audience": audience},
+                       dedupe_key=f"notify:{event.id}:{log.seq}:{topic}")
+        if commit:
+            db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        _discard_files(stored)
+        raise StaleVersion(expected_version, None) from None
+    except Exception:
+        db.session.rollback()
+        _discard_files(stored)
+        raise
+    return event
+
+
+def _discard_files(stored) -> None:
+    if stored:
+        discard_unreferenced(stored)
