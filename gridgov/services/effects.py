@@ -304,7 +304,9 @@ def record_supervision(ctx):
 
 @effect("record_visit")
 def record_visit(ctx):
-    scores = {"satisfied": 3, "basically_satisfied": 2, "dissatisfied": 1}
+    # On the 1–5 scale the statistics use (4 and up counts as satisfied, as 12345 bulletins count
+    # 满意 and 基本满意 together).
+    scores = {"satisfied": 5, "basically_satisfied": 4, "dissatisfied": 1}
     ctx.event.satisfaction = scores[ctx.inputs["satisfaction"]]
     ctx.log_data["satisfaction"] = ctx.inputs["satisfaction"]
 
