@@ -101,7 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from gridgov import auth
     from gridgov.api import stats as api_stats
     from gridgov.media import views as media_views
-    from gridgov.web import dashboard
+    from gridgov.web import dashboard, mobile
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(media_views.bp)
@@ -110,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications.bp)
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(mobile.bp)
     app.register_blueprint(api_stats.bp)
 
     from gridgov.api import init_api
