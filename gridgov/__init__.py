@@ -111,6 +111,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(mobile.bp)
+    from gridgov.extensions import csrf
+    from gridgov.open311 import views as open311_views
+
+    app.register_blueprint(open311_views.bp)
+    csrf.exempt(open311_views.bp)  # an API for third-party apps: api_key, no cookies
     app.register_blueprint(api_stats.bp)
 
     from gridgov.api import init_api
