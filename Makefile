@@ -27,9 +27,10 @@ run: install
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
-	@# A CJK font, so screenshots in test-artifacts/ show Chinese instead of empty boxes.
-	@fc-list :lang=zh 2>/dev/null | grep -q . || apt-get install -y -qq fonts-wqy-microhei >/dev/null
+	@# Debian's chromium for the browser tests, and a CJK font so screenshots show Chinese, not boxes.
+	@need=""; command -v chromium >/dev/null 2>&1 || need="chromium"; \
+	 fc-list :lang=zh 2>/dev/null | grep -q . || need="$$need fonts-wqy-microhei"; \
+	 if [ -n "$$need" ]; then apt-get update -qq && apt-get install -y -qq $$need >/dev/null; fi
 
 # The whole suite: unit, integration (SQLite and PostgreSQL, real Redis and rq) and browser tests.
 test: install browser-deps

@@ -74,6 +74,8 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE: str = "Asia/Shanghai"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
     TESTING: bool = False
+    # Login and token requests per client address (Flask-Limiter syntax).
+    LOGIN_RATE_LIMIT: str = "20 per minute"
     # Relay outbox rows right after each commit (default); off leaves them to the periodic relay.
     OUTBOX_RELAY_AFTER_COMMIT: bool = True
 

@@ -1,8 +1,10 @@
-"""Geometry errors with messages a person understands, in Chinese and English."""
+"""Geometry errors that carry a message a person understands, in Chinese and in English."""
 from __future__ import annotations
 
 
 class GeoError(Exception):
+    """Base of every error raised by geo/; the web layer turns it into a status and a bilingual message."""
+
     code = "geo_error"
 
     def __init__(self, message_zh: str, message_en: str, **details):
@@ -18,3 +20,7 @@ class InvalidCoordinate(GeoError):
 
 class UnknownCRS(GeoError):
     code = "unknown_crs"
+
+
+class InvalidGeometry(GeoError):
+    code = "invalid_geometry"

@@ -58,13 +58,15 @@ def _refuse_insecure_production(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from gridgov.extensions import babel, csrf, db, login_manager, migrate
+    from gridgov.extensions import babel, csrf, db, limiter, login_manager, migrate
     from gridgov import i18n, auth
     from gridgov.jobs import setup as jobs_setup
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     auth.configure_login(login_manager, app)

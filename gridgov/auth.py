@@ -1,16 +1,19 @@
 """Login and logout for the web pages (session cookie, remember-me, CSRF on the form)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from gridgov.extensions import db
+from gridgov.errors import AppError
+from gridgov.extensions import db, limiter
 from gridgov.i18n import bilingual
+from gridgov.timeutil import utcnow
 from gridgov.models import User
 
 bp = Blueprint("auth", __name__)
@@ -68,24 +71,59 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class AccountLocked(AppError):
+    status, code = 423, "account_locked"
+
+
 def authenticate(username: str, password: str) -> User | None:
+    """The user for these credentials, or None. Five wrong passwords in a row lock the account for
+    15 minutes (an admin can unlock it sooner); a locked account refuses even the right password."""
     user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None or not user.check_password(password) or not user.active:
+    if user is None:
         return None
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked("账号因多次密码错误已暂时锁定，请 15 分钟后再试或联系管理员解锁",
+                            "The account is locked after repeated wrong passwords; try again in 15 minutes "
+                            "or ask an administrator to unlock it")
+    if not user.check_password(password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        db.session.commit()
+        return None
+    if not user.active:
+        return None
+    if user.failed_logins or user.locked_until:
+        user.failed_logins, user.locked_until = 0, None
+        db.session.commit()
     return user
 
 
+def unlock(user: User) -> None:
+    user.failed_logins, user.locked_until = 0, None
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = authenticate(form.username.data.strip(), form.password.data)
-        if user is None:
-            error = bilingual("用户名或密码错误，或账号已停用", "Wrong username or password, or the account is disabled")
-        else:
+        try:
+            user = authenticate(form.username.data.strip(), form.password.data)
+            if user is None:
+                error = bilingual("用户名或密码错误，或账号已停用", "Wrong username or password, or the account is disabled")
+        except AccountLocked as exc:
+            user, error = None, bilingual(exc.message_zh, exc.message_en)
+        if user is not None:
             session.clear()
             login_user(user, remember=bool(form.remember.data))
             target = request.args.get("next")

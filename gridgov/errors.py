@@ -132,6 +132,25 @@ def register(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path))
         return response
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: DBAPIError):
+        # A lost connection (database restarting, failover) is transient: say so and when to retry.
+        # Nothing was half-written: the transaction rolled back with the connection.
+        from gridgov.extensions import db
+
+        db.session.rollback()
+        if not exc.connection_invalidated and not _is_connection_error(exc):
+            app.logger.exception("database error")
+            return respond(500, "internal_error", "服务器内部错误，已记录", "Internal error; it has been logged")
+        response = respond(503, "database_unavailable", "数据库暂时不可用，请稍后重试",
+                           "The database is briefly unavailable; retry shortly")
+        body, status = response if isinstance(response, tuple) else (response, 503)
+        body = app.make_response((body, status))
+        body.headers["Retry-After"] = "5"
+        return body
+
     @app.errorhandler(Exception)
     def _domain(exc: Exception):
         status = status_for(exc)
@@ -147,3 +166,14 @@ def register(app: Flask) -> None:
         if details is None and hasattr(exc, "report"):
             details = {"problems": [getattr(p, "as_dict", lambda p=p: str(p))() for p in exc.report]}
         return respond(status, str(code), exc.message_zh, exc.message_en, details)
+
+
+def _is_connection_error(exc) -> bool:
+    """Operational errors that mean "could not talk to the database", across psycopg and sqlite."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(word in text for word in ("connection", "server closed", "terminating", "could not connect",
+                                         "the database system is", "database is locked"))

@@ -1,5 +1,7 @@
 """Extension objects, created unbound so nothing imports the app at import time."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Rate limits (login, token) per client address; counters in Redis when configured, so every
+# gunicorn worker shares them, else in process memory.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

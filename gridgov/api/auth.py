@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from gridgov.api import bearer_token
 from gridgov.auth import authenticate
 from gridgov.errors import AppError
+from gridgov.extensions import limiter
 from gridgov.services import tokens
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth", description="Bearer tokens for mobile clients")
@@ -30,6 +31,7 @@ class TokenResponse(ma.Schema):
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
 @blp.doc(security=[])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def create_token(body):
     user = authenticate(body["username"].strip(), body["password"])
     if user is None:

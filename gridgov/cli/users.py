@@ -36,3 +36,18 @@ def create(username, role, area_code, department_code, display_name, password_st
         db.session.rollback()
         raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
     click.echo(f"created user {user.username} ({user.role} @ {user.area_code})")
+
+
+@users.command("unlock")
+@click.argument("username")
+def unlock_command(username):
+    """Lift a lock-out after repeated wrong passwords."""
+    from gridgov.auth import unlock
+    from gridgov.models import User
+
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"找不到用户 / no such user: {username}")
+    unlock(user)
+    db.session.commit()
+    click.echo(f"unlocked {username}")

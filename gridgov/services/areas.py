@@ -49,3 +49,30 @@ def store_records(records: Iterable, *, commit: bool = True) -> int:
 
 def load_geometry(area: Area):
     return shapely.from_wkb(area.geometry) if area.geometry is not None else None
+
+
+def stored_records(level: str | None = None) -> list:
+    """Areas from the database as geo.areas.AreaRecord, parents before children."""
+    from geo.areas import AreaRecord
+
+    query = db.select(Area).order_by(Area.code)
+    if level:
+        query = query.where(Area.level == level)
+    rows = db.session.scalars(query).all()
+    records = [AreaRecord(a.code, a.name, a.level, a.parent_code, load_geometry(a)) for a in rows if a.geometry]
+    return sorted(records, key=lambda r: (LEVEL_ORDER[r.level], r.code))
+
+
+def import_file(source, *, commit: bool = True, **options):
+    """Validate the whole file, then store it all or nothing; returns (records, report).
+
+    Raises geo.importer.ImportRejected (with the full report) when anything is wrong; nothing is written then.
+    """
+    from geo.importer import ImportRejected, read_areas
+
+    known = set(db.session.scalars(db.select(Area.code)))
+    records, report = read_areas(source, known_codes=known, **options)
+    if not report.ok:
+        raise ImportRejected(report)
+    store_records(records, commit=commit)
+    return records, report

@@ -75,3 +75,30 @@ def test_remember_me_sets_a_persistent_cookie(client):
     response = client.post("/login", data={"username": "demo_worker", "password": DEMO_PASSWORD, "remember": "y"})
     cookies = response.headers.getlist("Set-Cookie")
     assert any(c.startswith("remember_token=") and "HttpOnly" in c for c in cookies)
+
+
+def test_five_wrong_passwords_lock_the_account_until_unlocked(client):
+    from gridgov.auth import unlock
+
+    for _ in range(5):
+        assert login(client, "demo_handler", "wrong-password").status_code == 401
+    locked = login(client, "demo_handler")  # even the right password is refused now
+    assert locked.status_code == 401 and "锁定" in locked.get_data(as_text=True)
+    user = db.session.scalar(db.select(User).where(User.username == "demo_handler"))
+    unlock(user)
+    db.session.commit()
+    assert login(client, "demo_handler").status_code == 302
+
+
+def test_login_attempts_are_rate_limited_per_address(app_ctx):
+    from gridgov.extensions import limiter
+
+    app_ctx.config["LOGIN_RATE_LIMIT"] = "20 per minute"
+    try:
+        client = app_ctx.test_client()
+        statuses = [client.post("/login", data={"username": "nobody", "password": "x"}).status_code
+                    for _ in range(25)]
+        assert statuses[:20] == [401] * 20 and statuses[20:] == [429] * 5
+    finally:
+        app_ctx.config["LOGIN_RATE_LIMIT"] = "100000 per minute"
+        limiter.reset()
