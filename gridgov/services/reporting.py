@@ -124,6 +124,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
             stored = attach_photos(event, photos, kind="report", user=user)
         distance = None if location is None or location.distance_m == float("inf") else round(location.distance_m, 1)
         append_log(event, action="report", from_state=None, to_state="reported", actor=user, comment=description,
+                   first=True,
                    data={"grid": getattr(location, "grid", None), "distance_m": distance, "crs": crs,
                          "photos": [p.sha256 for p in stored], "source": source}, at=now)
         outbox.add("notify", {"event_id": event.id, "topic": "event_reported", "audience": ["township_dispatchers"]},
