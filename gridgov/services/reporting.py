@@ -22,6 +22,7 @@ from gridgov.extensions import db
 from gridgov.jobs import outbox
 from gridgov.models import Area, Category, Event, User
 from gridgov.services import geofence
+from gridgov.services.areas import recent_area_version
 from gridgov.services.audit import append_log
 from gridgov.services.duplicates import likely_duplicates
 from gridgov.services.photos import attach_photos, discard_unreferenced
@@ -64,8 +65,16 @@ def _clean_uuid(value: str | None) -> str | None:
     return value
 
 
+_county_by_version: dict[tuple[str, int], str | None] = {}
+
+
 def county_code() -> str | None:
-    return db.session.scalar(db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
+    """The county's code, read once per area version (every report needs it)."""
+    key = (str(db.engine.url), recent_area_version())
+    if key not in _county_by_version:
+        _county_by_version[key] = db.session.scalar(
+            db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
+    return _county_by_version[key]
 
 
 def report_event(*, user: User | None, category: str, description: str, lon, lat, crs: str = "wgs84",
