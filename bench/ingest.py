@@ -192,12 +192,17 @@ def run_load(port: int, path: str, headers: dict, bodies: list[bytes], clients: 
             "statuses": sorted({r[1] for r in results})}
 
 
+LEAF_CATEGORIES = ("0101", "0102", "0103", "0104", "0105", "0201", "0202", "0301", "0302", "0303", "0401", "0402",
+                   "0403", "0501")
+
+
 def make_bodies(points, count: int, tag: str) -> list[bytes]:
+    """Reports spread over the grids and a mix of categories, as a county's day brings them."""
     bodies = []
     for i in range(count):
         lon, lat = points[i % len(points)]
         bodies.append(json.dumps({
-            "category": "0102", "description": f"暴露垃圾，路边堆放 #{i}", "lon": lon, "lat": lat, "urgency": 1,
+            "category": LEAF_CATEGORIES[i % len(LEAF_CATEGORIES)], "description": f"暴露垃圾，路边堆放 #{i}", "lon": lon, "lat": lat, "urgency": 1,
             "address": "人民路", "client_uuid": f"{tag}-{uuid.uuid4().hex}", "accuracy_m": 12,
         }, ensure_ascii=False).encode())
     return bodies
