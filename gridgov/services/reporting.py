@@ -142,7 +142,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
             db.session.flush()
             fire_action(event.id, "self_resolve", user=user, inputs={"comment": resolve_comment or description},
                         photos=list(resolve_photos) or photos, commit=False, at=now)
-        db.session.commit()
+        _commit_keeping(event)
     except IntegrityError:
         db.session.rollback()
         _discard(stored)
@@ -155,6 +155,18 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         _discard(stored)
         raise
     return ReportResult(event, True, likely_duplicates(event) if location is not None else [])
+
+
+def _commit_keeping(event: Event) -> None:
+    """Commit without expiring the session's objects: the new event's attributes are exactly what
+    this transaction wrote, so the answer and the duplicate check need no reload (one query less)."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
 
 
 def _county_centre() -> tuple[float, float]:
