@@ -103,7 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from gridgov import auth
     from gridgov.api import stats as api_stats
     from gridgov.media import views as media_views
-    from gridgov.web import dashboard, mobile
+    from gridgov.web import dashboard, hotline, mobile
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(media_views.bp)
@@ -113,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(mobile.bp)
+    app.register_blueprint(hotline.bp)
     from gridgov.extensions import csrf
     from gridgov.open311 import views as open311_views
 
