@@ -101,7 +101,6 @@ def _sqlite_pragmas(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from gridgov.web import admin_jobs, health, home, notifications
     from gridgov import auth
-    from gridgov.api import stats as api_stats
     from gridgov.media import views as media_views
     from gridgov.web import dashboard, hotline, mobile
 
@@ -119,7 +118,6 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(open311_views.bp)
     csrf.exempt(open311_views.bp)  # an API for third-party apps: api_key, no cookies
-    app.register_blueprint(api_stats.bp)
 
     from gridgov.api import init_api
 
