@@ -57,6 +57,10 @@
   /* One attempt: resolves 'sent', 'failed' (the server refused: keep for the person to fix), or
    * 'waiting' (network down, server error or session gone: try again later). */
   function sendOne(item) {
+    if (navigator.onLine === false) {  // known offline: wait for the 'online' event, spend no radio time
+      emit('waiting', item, { offline: true });
+      return Promise.resolve('waiting');
+    }
     emit('sending', item);
     return fetch(item.url, {
       method: 'POST', body: formData(item), credentials: 'same-origin',
