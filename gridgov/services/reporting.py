@@ -124,6 +124,7 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         reporter_id=getattr(user, "id", None), caller_name=caller_name, caller_phone=caller_phone,
         state="reported", reported_at=now,
     )
+    event.category = cat  # already loaded: the answer's category name needs no query
     stored = []
     try:
         db.session.add(event)
