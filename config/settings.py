@@ -60,6 +60,9 @@ class Settings:
     SMS_GATEWAY_TOKEN: str = ""
     NOTIFY_TIMEOUT_SECONDS: float = 10.0
     MAP_TILE_URL: str = ""
+    # Open311 GeoReport v2: keys that may POST requests (GRIDGOV_OPEN311_API_KEYS, comma-separated).
+    OPEN311_API_KEYS: list = field(default_factory=list)
+    OPEN311_CONTACT: str = ""
     WTF_CSRF_ENABLED: bool = True
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
@@ -99,6 +102,8 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         UPLOAD_DIR=env.get("GRIDGOV_UPLOAD_DIR", str(Path(instance_dir) / "uploads")),
         SESSION_COOKIE_SECURE=_bool(env.get("GRIDGOV_SECURE_COOKIES"), production),
         MAP_TILE_URL=env.get("GRIDGOV_MAP_TILE_URL", ""),
+        OPEN311_API_KEYS=[k.strip() for k in env.get("GRIDGOV_OPEN311_API_KEYS", "").split(",") if k.strip()],
+        OPEN311_CONTACT=env.get("GRIDGOV_OPEN311_CONTACT", ""),
         RQ_QUEUE=env.get("GRIDGOV_RQ_QUEUE", "gridgov"),
         JOB_RETRY_INTERVALS=_ints(env.get("GRIDGOV_JOB_RETRY_INTERVALS"), [10, 60, 300]),
         SMTP_HOST=env.get("SMTP_HOST", ""),

@@ -103,27 +103,18 @@ def _sqlite_pragmas(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gridgov.web import admin_jobs, health, home, notifications
     from gridgov import auth
-    from gridgov.api import stats as api_stats
+    from gridgov.extensions import csrf
     from gridgov.media import views as media_views
-    from gridgov.web import dashboard
+    from gridgov.open311 import views as open311_views
+    from gridgov.web import (admin, admin_jobs, console, dashboard, dispatch, health, home, hotline, mobile,
+                             notifications, tasks, verify)
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(media_views.bp)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(notifications.bp)
-    app.register_blueprint(admin_jobs.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(api_stats.bp)
-    from gridgov.web import admin, console, dispatch, tasks, verify
-
-    app.register_blueprint(console.bp)
-    app.register_blueprint(dispatch.bp)
-    app.register_blueprint(tasks.bp)
-    app.register_blueprint(verify.bp)
-    app.register_blueprint(admin.bp)
+    for blueprint in (auth.bp, media_views.bp, home.bp, health.bp, notifications.bp, admin_jobs.bp, dashboard.bp,
+                      console.bp, dispatch.bp, tasks.bp, verify.bp, admin.bp, mobile.bp, hotline.bp,
+                      open311_views.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(open311_views.bp)  # an API for third-party apps: api_key, no cookies
 
     from gridgov.api import init_api
 

@@ -43,12 +43,14 @@ def init_api(app: Flask) -> None:
     })
     # One Api per app: the OpenAPI document is built per application (tests build several).
     api = GridgovApi(app)
+    app.extensions["gridgov_api"] = api
 
-    from gridgov.api import auth as auth_routes, events, geo
+    from gridgov.api import auth as auth_routes, docs, events, geo, stats
 
-    for blueprint in (auth_routes.blp, events.blp, geo.blp):
+    for blueprint in (auth_routes.blp, events.blp, geo.blp, stats.bp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
+    app.register_blueprint(docs.bp)  # the human-readable page of the same document
 
     @app.before_request
     def _api_csrf_for_cookie_sessions():

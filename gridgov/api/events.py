@@ -24,7 +24,10 @@ REPORT_BODY = {
     "content": {
         "application/json": {"schema": ReportSchema},
         "multipart/form-data": {"schema": {"allOf": [{"$ref": "#/components/schemas/Report"}, {
-            "type": "object", "properties": {"photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}]}},
+            "type": "object", "properties": {
+                "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "after_photos": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                 "description": "With self_resolve: the photos after the on-the-spot fix"}}}]}},
     },
 }
 
@@ -56,12 +59,14 @@ def _report_fields() -> dict:
 def create_event():
     fields = _report_fields()
     photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
+    after_photos = inspect_uploads(request.files.getlist("after_photos")) if request.files else []
     source = fields.pop("source") or ("grid_worker" if current_user.role == "grid_worker" else "api")
     if source == "hotline" and current_user.role not in ("dispatcher", "admin"):
         raise AppError("只有调度员可以登记热线事件", "Only dispatchers record hotline events", status=403, code="forbidden")
     client_uuid = request.headers.get("Idempotency-Key") or fields.pop("client_uuid")
     fields.pop("client_uuid", None)
-    result = report_event(user=current_user, client_uuid=client_uuid, photos=photos, source=source, **fields)
+    result = report_event(user=current_user, client_uuid=client_uuid, photos=photos, source=source,
+                          resolve_photos=after_photos, **fields)
     body = presenters.event_summary(result.event, current_user)
     body["replay"] = not result.created
     body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state} for e in result.duplicates]

@@ -6,13 +6,31 @@ Rates are fractions (0.8125 = 81.25 %) rounded to 4 places, or null when the den
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
+from flask_smorest import Blueprint
 
 from gridgov.errors import AppError
 from gridgov.services import stats
 from gridgov.web.stats_filters import parse_filters, require_stats_user
 
-bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
+bp = Blueprint("api_stats", __name__, url_prefix="/api/v1", description="Statistics for the user's jurisdiction")
+
+
+def _query(name: str, description: str, **schema) -> dict:
+    return {"in": "query", "name": name, "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+STATS_PARAMETERS = [
+    _query("group_by", "total, township, village, grid, department, category, subcategory, reporter, day, week, "
+                       "month — one or a comma-separated list"),
+    _query("period", "a preset (this_month, last_30_days, …) when from/to are not given"),
+    _query("from", "first day, YYYY-MM-DD (with to)", format="date"),
+    _query("to", "last day, YYYY-MM-DD (with from)", format="date"),
+    _query("area", "area code inside the user's jurisdiction (default: the user's area)"),
+    _query("category", "category code (major class or subclass)"),
+    _query("department", "department code"),
+]
 
 
 def parse_groupings(value: str | None) -> list[str]:
@@ -24,7 +42,10 @@ def parse_groupings(value: str | None) -> list[str]:
     return groupings
 
 
-@bp.get("/stats")
+@bp.route("/stats", methods=["GET"])
+@bp.doc(summary="上报数、立案数、结案率… grouped", parameters=STATS_PARAMETERS,
+        responses={"200": {"description": "period, area, total, groups (and rows for one grouping)",
+                           "content": {"application/json": {"schema": {"type": "object"}}}}})
 def get_stats():
     user = require_stats_user()
     filters = parse_filters(request.args, user)

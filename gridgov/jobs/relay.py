@@ -1,7 +1,7 @@
 """The relay: committed outbox rows → rq jobs (REDIS_URL set) or inline handler runs (unset).
 
-Redis mode claims a batch with `UPDATE … SET sent_at WHERE sent_at IS NULL RETURNING id` in a short
-transaction, enqueues one rq job per row (job id from the outbox id) in one pipeline, then commits;
+Redis mode claims a batch with `UPDATE … SET sent_at WHERE id IN (SELECT … SKIP LOCKED) RETURNING id` in a
+short transaction, enqueues one rq job per row (job id from the outbox id) in one pipeline, then commits;
 if Redis fails the transaction rolls back and the rows wait. Two relays never enqueue the same row:
 the second UPDATE finds sent_at already set. Inline mode runs each row's handler in its own app
 context (its own session), then marks it sent, or counts the attempt and keeps the error.
@@ -62,19 +62,19 @@ def _enqueue_pending(app: Flask) -> RelayResult:
     for _ in range(MAX_ROUNDS):
         with app.app_context():
             session = db.session
-            ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
-                                       .order_by(OutboxMessage.id).limit(BATCH)))
-            if not ids:
-                break
+            # One statement claims the batch; SKIP LOCKED (PostgreSQL) lets two relays claim
+            # different rows instead of queueing behind each other's lock — it runs after every report.
+            pending = (select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
+                       .limit(BATCH).with_for_update(skip_locked=True))
             claimed = list(session.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.sent_at.is_(None))
+                .where(OutboxMessage.id.in_(pending.scalar_subquery()), OutboxMessage.sent_at.is_(None))
                 .values(sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error="")
                 .returning(OutboxMessage.id)
             ))
             if not claimed:
                 session.rollback()
-                continue
+                break
             try:
                 with queue.connection.pipeline() as pipe:
                     queue.enqueue_many([
@@ -94,6 +94,8 @@ def _enqueue_pending(app: Flask) -> RelayResult:
             session.commit()
             queueing.note_up(url)
             result.sent += len(claimed)
+            if len(claimed) < BATCH:
+                break  # rows committed meanwhile are relayed by their own commit's hook
     return result
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 import zipfile
 from pathlib import Path
 from typing import Iterable
 
 import shapely
-
 from flask import current_app
 
 from gridgov.extensions import db
@@ -24,6 +24,26 @@ def area_version() -> int:
     return int(value) if value else 0
 
 
+# engine URL → (monotonic time read, version): the geofence asks on every report, the answer
+# changes only when areas are imported, so each process re-reads it at most every few seconds.
+_version_seen: dict[str, tuple[float, int]] = {}
+DEFAULT_VERSION_TTL_SECONDS = 2.0
+
+
+def recent_area_version() -> int:
+    """`area_version()`, re-read at most every AREA_VERSION_TTL_SECONDS per process. Another
+    process's import is seen within that time; this process's own import at once (see bump)."""
+    key = str(db.engine.url)
+    ttl = current_app.config.get("AREA_VERSION_TTL_SECONDS", DEFAULT_VERSION_TTL_SECONDS)
+    seen = _version_seen.get(key)
+    now = time.monotonic()
+    if seen is not None and now - seen[0] < ttl:
+        return seen[1]
+    version = area_version()
+    _version_seen[key] = (now, version)
+    return version
+
+
 def bump_area_version() -> int:
     setting = db.session.get(Setting, AREA_VERSION_KEY)
     if setting is None:
@@ -31,6 +51,7 @@ def bump_area_version() -> int:
         db.session.add(setting)
     setting.value = str(int(setting.value or 0) + 1)
     setting.updated_at = utcnow()
+    _version_seen.pop(str(db.engine.url), None)
     return int(setting.value)
 
 

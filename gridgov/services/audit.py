@@ -28,13 +28,16 @@ def log_record(row: EventLog) -> dict:
 
 
 def append_log(event: Event, *, action: str, from_state: str | None, to_state: str, actor=None,
-               comment: str = "", data: dict | None = None, at=None) -> EventLog:
+               comment: str = "", data: dict | None = None, at=None, first: bool = False) -> EventLog:
     """Add the event's next log row to the session, chained to the previous one.
+
+    `first=True` is for the row of an event inserted in this same transaction: it has no log yet,
+    so the read of the previous row is skipped (one statement less on every report).
 
     Two writers on one event cannot both append: the (event_id, seq) unique constraint and the
     event's version check make the loser's transaction fail as a whole.
     """
-    last = db.session.execute(
+    last = None if first else db.session.execute(
         db.select(EventLog.seq, EventLog.hash).where(EventLog.event_id == event.id)
         .order_by(EventLog.seq.desc()).limit(1)
     ).first()

@@ -1,7 +1,8 @@
 """The process-wide geofence: one grid index per process, rebuilt when the stored areas change.
 
-Every lookup first reads the `area_version` setting (one primary-key read); only when it differs
-from the version the index was built from does the process reload the grids and rebuild.
+Every lookup first checks the `area_version` setting (a primary-key read, at most every couple of
+seconds per process: `recent_area_version`); only when it differs from the version the index was
+built from does the process reload the grids and rebuild.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from geo.crs import to_wgs84
 from geo.index import GridIndex
 from gridgov.extensions import db
 from gridgov.models import Area
-from gridgov.services.areas import area_version
+from gridgov.services.areas import recent_area_version
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _load_index() -> GridIndex:
 
 def current_index() -> GridIndex:
     key = str(db.engine.url)
-    version = area_version()
+    version = recent_area_version()
     cached = _cache.get(key)
     if cached and cached[0] == version:
         return cached[1]

@@ -1,5 +1,9 @@
 """Reporting an event: validate, locate it in its grid, number it, log it — exactly once per client UUID.
 
+An event without a point (an Open311 request giving only an address) is stored unmapped: no grid,
+village or township, the county's centre as a placeholder position (`orig_crs='address'`, no
+original point), so only county staff see it until someone places it.
+
 A phone on a bad network retries; every report carries a client-generated UUID (or an Idempotency-Key),
 stored under a unique constraint. A retry finds the stored event and gets it back (`created=False`);
 two racing first attempts both try to insert and the loser, on the constraint, returns the winner's.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import shapely
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +22,7 @@ from gridgov.extensions import db
 from gridgov.jobs import outbox
 from gridgov.models import Area, Category, Event, User
 from gridgov.services import geofence
+from gridgov.services.areas import recent_area_version
 from gridgov.services.audit import append_log
 from gridgov.services.duplicates import likely_duplicates
 from gridgov.services.photos import attach_photos, discard_unreferenced
@@ -59,15 +65,25 @@ def _clean_uuid(value: str | None) -> str | None:
     return value
 
 
+_county_by_version: dict[tuple[str, int], str | None] = {}
+
+
 def county_code() -> str | None:
-    return db.session.scalar(db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
+    """The county's code, read once per area version (every report needs it)."""
+    key = (str(db.engine.url), recent_area_version())
+    if key not in _county_by_version:
+        _county_by_version[key] = db.session.scalar(
+            db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
+    return _county_by_version[key]
 
 
 def report_event(*, user: User | None, category: str, description: str, lon, lat, crs: str = "wgs84",
                  urgency: int = 1, address: str = "", client_uuid: str | None = None, source: str = "grid_worker",
                  accuracy_m: float | None = None, photos=(), self_resolve: bool = False, resolve_comment: str = "",
                  caller_name: str | None = None, caller_phone: str | None = None,
-                 workflow: str | None = None, at=None) -> ReportResult:
+                 workflow: str | None = None, at=None, resolve_photos=()) -> ReportResult:
+    """`photos` are the report's pictures; with `self_resolve`, `resolve_photos` are the after-photos
+    of the on-the-spot fix (without them, `photos` serve as the result, as before)."""
     client_uuid = _clean_uuid(client_uuid)
     replay = _existing(client_uuid)
     if replay is not None:
@@ -85,38 +101,49 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         urgency = 0
     if urgency not in (1, 2, 3):
         raise AppError("紧急程度应为 1、2 或 3", "Urgency must be 1, 2 or 3", status=422, code="bad_urgency")
-    crs = normalize_crs(crs)
-    orig_lon, orig_lat = float(lon), float(lat)
-    wlon, wlat = to_wgs84(lon, lat, crs)
-    location = geofence.current_index().locate(wlon, wlat)
+    if lon is None and lat is None:
+        if not (address or "").strip():
+            raise AppError("请提供位置或地址", "Give a position or an address", status=422, code="missing_location")
+        crs, orig_lon, orig_lat = "address", None, None
+        wlon, wlat = _county_centre()
+        location = None
+    else:
+        crs = normalize_crs(crs)
+        orig_lon, orig_lat = float(lon), float(lat)
+        wlon, wlat = to_wgs84(lon, lat, crs)
+        location = geofence.current_index().locate(wlon, wlat)
     now = (at or utcnow()).replace(microsecond=0)
     event = Event(
         number=next_event_number(now, current_app.config["GRIDGOV_TIMEZONE"]), client_uuid=client_uuid,
         workflow=workflow or cat.workflow or "default", category_code=cat.code, description=description,
         urgency=urgency, source=source, lon=wlon, lat=wlat, orig_lon=orig_lon, orig_lat=orig_lat, orig_crs=crs,
         accuracy_m=accuracy_m, address=(address or "")[:300], county_code=county_code(),
-        township_code=location.township, village_code=location.village, grid_code=location.grid,
-        grid_distance_m=None if location.grid is None else round(location.distance_m, 1),
+        township_code=getattr(location, "township", None), village_code=getattr(location, "village", None),
+        grid_code=getattr(location, "grid", None),
+        grid_distance_m=None if location is None or location.grid is None else round(location.distance_m, 1),
         reporter_id=getattr(user, "id", None), caller_name=caller_name, caller_phone=caller_phone,
         state="reported", reported_at=now,
     )
+    event.category = cat  # already loaded: the answer's category name needs no query
     stored = []
     try:
         db.session.add(event)
         db.session.flush()
-        if photos and not self_resolve:  # self-resolved: the photos are the result, attached by the action
+        # Self-resolved without separate after-photos: the photos are the result, attached by the action.
+        if photos and (not self_resolve or resolve_photos):
             stored = attach_photos(event, photos, kind="report", user=user)
+        distance = None if location is None or location.distance_m == float("inf") else round(location.distance_m, 1)
         append_log(event, action="report", from_state=None, to_state="reported", actor=user, comment=description,
-                   data={"grid": location.grid, "distance_m": round(location.distance_m, 1)
-                         if location.distance_m != float("inf") else None, "crs": crs,
+                   first=True,
+                   data={"grid": getattr(location, "grid", None), "distance_m": distance, "crs": crs,
                          "photos": [p.sha256 for p in stored], "source": source}, at=now)
         outbox.add("notify", {"event_id": event.id, "topic": "event_reported", "audience": ["township_dispatchers"]},
                    dedupe_key=f"notify:{event.id}:reported")
         if self_resolve:
             db.session.flush()
             fire_action(event.id, "self_resolve", user=user, inputs={"comment": resolve_comment or description},
-                        photos=photos, commit=False, at=now)
-        db.session.commit()
+                        photos=list(resolve_photos) or photos, commit=False, at=now)
+        _commit_keeping(event)
     except IntegrityError:
         db.session.rollback()
         _discard(stored)
@@ -128,7 +155,30 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         db.session.rollback()
         _discard(stored)
         raise
-    return ReportResult(event, True, likely_duplicates(event))
+    return ReportResult(event, True, likely_duplicates(event) if location is not None else [])
+
+
+def _commit_keeping(event: Event) -> None:
+    """Commit without expiring the session's objects: the new event's attributes are exactly what
+    this transaction wrote, so the answer and the duplicate check need no reload (one query less)."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
+def _county_centre() -> tuple[float, float]:
+    row = db.session.execute(db.select(Area.geometry, Area.min_lon, Area.min_lat, Area.max_lon, Area.max_lat)
+                             .where(Area.level == "county").order_by(Area.code).limit(1)).first()
+    if row is None:
+        raise AppError("尚未导入区县边界", "No county area has been imported", status=503, code="no_county")
+    if row.geometry is not None:
+        point = shapely.from_wkb(row.geometry).representative_point()
+        return point.x, point.y
+    return (row.min_lon + row.max_lon) / 2, (row.min_lat + row.max_lat) / 2
 
 
 def _discard(stored) -> None:

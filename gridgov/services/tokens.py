@@ -24,12 +24,12 @@ def issue_token(user: User, ttl_hours: float, label: str = "") -> tuple[str, Api
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = db.session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    """The active owner of a live token, in one query (it runs on every API request)."""
+    return db.session.scalar(
+        db.select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+            ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow(),
+            User.active.is_(True))
+    )
 
 
 def revoke_token(token: str) -> bool:

@@ -1,0 +1,278 @@
+"""Benchmark: report ingestion through HTTP vs a bare Flask route inserting one row, same run.
+
+Both apps run under `gunicorn -w 2` (sync workers) on 127.0.0.1 against one scratch PostgreSQL
+database `gridgov_bench_ingest` (the app's migrations, the demo county, no events). The load
+generator is 32 concurrent clients (4 processes × 8 threads, stdlib http.client) on the same
+machine, posting JSON reports without photos:
+  app   POST /api/v1/events with a bearer token (token lookup, validation, geofence, daily number,
+        event + log + outbox rows in one transaction, relay to Redis after commit as in production);
+  bare  POST /bare: parse the JSON, INSERT one row, commit.
+Each gets a warm-up, then N requests (default 20,000). Targets: app throughput ≥ 50 % of bare,
+app p99 ≤ 100 ms at 32 clients, zero errors.
+
+Run: python bench/ingest.py [--requests 20000] [--clients 32] [--keep]
+     (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+DB_NAME = "gridgov_bench_ingest"
+TARGET_SHARE = 0.50
+TARGET_P99_MS = 100.0
+PROCESSES = 4
+
+
+def db_url() -> str:
+    return ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME
+
+
+def recreate_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def drop_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def prepare(tmp: Path, queue: str) -> tuple[str, list[tuple[float, float]]]:
+    """Migrate, load the demo county, issue a token; return it and points inside the grids."""
+    import shapely
+    from flask_migrate import upgrade
+
+    from gridgov import create_app
+    from gridgov.demo.load import load_demo
+    from gridgov.extensions import db
+    from gridgov.models import Area, User
+    from gridgov.services.tokens import issue_token
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url(), "REDIS_URL": REDIS_URL, "RQ_QUEUE": queue,
+                      "INSTANCE_DIR": str(tmp), "UPLOAD_DIR": str(tmp / "uploads"), "SECRET_KEY": "bench"})
+    with app.app_context():
+        upgrade()
+        load_demo(seed=7, password="bench-pass-123", event_count=0)
+        worker = db.session.scalar(db.select(User).where(User.username == "demo_worker"))
+        token, _ = issue_token(worker, 24)
+        grids = [shapely.from_wkb(g) for g in
+                 db.session.scalars(db.select(Area.geometry).where(Area.level == "grid").order_by(Area.code))]
+        points = random_points(grids, 5000)
+        db.session.remove()
+        db.engine.dispose()
+    with psycopg.connect(db_url(), autocommit=True) as conn:
+        from bench.bare_ingest import CREATE
+
+        conn.execute(CREATE)
+    return token, points
+
+
+def random_points(grids, count: int, seed: int = 11) -> list[tuple[float, float]]:
+    """Points spread over the grids (a report's position is anywhere in its grid, not one spot)."""
+    import random
+
+    import shapely
+
+    rng = random.Random(seed)
+    points = []
+    while len(points) < count:
+        grid = grids[rng.randrange(len(grids))]
+        min_x, min_y, max_x, max_y = grid.bounds
+        x, y = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+        if grid.contains(shapely.Point(x, y)):
+            points.append((x, y))
+    return points
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(target: str, port: int, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gunicorn {target} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _client_process(port: int, path: str, headers: dict, bodies: list[bytes], threads: int):
+    """One load-generator process: `threads` clients, each posting its share of the bodies in turn."""
+    results: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    shares = [bodies[i::threads] for i in range(threads)]
+
+    def client(share):
+        local = []
+        conn = None
+        for body in share:
+            started = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.getheader("Connection", "").lower() == "close" or response.will_close:
+                    conn.close()
+                    conn = None
+            except Exception:
+                status = -1
+                if conn is not None:
+                    conn.close()
+                conn = None
+            local.append((time.perf_counter() - started, status))
+        with lock:
+            results.extend(local)
+
+    start = time.time()
+    pool = [threading.Thread(target=client, args=(share,)) for share in shares]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return start, time.time(), results
+
+
+def run_load(port: int, path: str, headers: dict, bodies: list[bytes], clients: int) -> dict:
+    per_process = clients // PROCESSES
+    chunks = [bodies[i::PROCESSES] for i in range(PROCESSES)]
+    with ProcessPoolExecutor(PROCESSES) as pool:
+        futures = [pool.submit(_client_process, port, path, headers, chunk, per_process) for chunk in chunks]
+        outcomes = [f.result() for f in futures]
+    start = min(o[0] for o in outcomes)
+    end = max(o[1] for o in outcomes)
+    results = [r for o in outcomes for r in o[2]]
+    latencies = sorted(r[0] for r in results)
+    errors = sum(1 for r in results if r[1] not in (200, 201))
+
+    def pct(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    return {"requests": len(results), "seconds": end - start, "rps": len(results) / (end - start),
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000, "errors": errors,
+            "statuses": sorted({r[1] for r in results})}
+
+
+LEAF_CATEGORIES = ("0101", "0102", "0103", "0104", "0105", "0201", "0202", "0301", "0302", "0303", "0401", "0402",
+                   "0403", "0501")
+
+
+def make_bodies(points, count: int, tag: str) -> list[bytes]:
+    """Reports spread over the grids and a mix of categories, as a county's day brings them."""
+    bodies = []
+    for i in range(count):
+        lon, lat = points[i % len(points)]
+        bodies.append(json.dumps({
+            "category": LEAF_CATEGORIES[i % len(LEAF_CATEGORIES)], "description": f"暴露垃圾，路边堆放 #{i}", "lon": lon, "lat": lat, "urgency": 1,
+            "address": "人民路", "client_uuid": f"{tag}-{uuid.uuid4().hex}", "accuracy_m": 12,
+        }, ensure_ascii=False).encode())
+    return bodies
+
+
+def clear_queue(queue: str) -> None:
+    import redis
+    from rq import Queue
+
+    Queue(queue, connection=redis.Redis.from_url(REDIS_URL)).empty()
+
+
+def show(name: str, r: dict) -> None:
+    print(f"  {name:5s} {r['requests']:6d} requests in {r['seconds']:6.2f} s = {r['rps']:8.1f} req/s   "
+          f"p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   max {r['max_ms']:7.1f} ms   "
+          f"errors {r['errors']}  statuses {r['statuses']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database and leave servers' logs")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="gridgov-bench-ingest-"))
+    queue = f"gridgov-bench-ingest-{uuid.uuid4().hex[:8]}"
+    recreate_database()
+    token, points = prepare(tmp, queue)
+    env = dict(os.environ, DATABASE_URL=db_url(), BARE_DATABASE_URL=db_url(), REDIS_URL=REDIS_URL,
+               GRIDGOV_RQ_QUEUE=queue, GRIDGOV_INSTANCE_DIR=str(tmp), SECRET_KEY="bench-secret")
+    app_port, bare_port = free_port(), free_port()
+    app_proc = start_gunicorn("wsgi:app", app_port, env)
+    bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    try:
+        print(f"ingest: gunicorn -w 2, PostgreSQL {DB_NAME}, {args.clients} clients, {args.requests} JSON reports "
+              f"each, {os.cpu_count()} CPUs shared by servers, database and load generator")
+        run_load(bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
+        run_load(app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
+        bare = run_load(bare_port, "/bare", headers, make_bodies(points, args.requests, "b"), args.clients)
+        app = run_load(app_port, "/api/v1/events", headers, make_bodies(points, args.requests, "a"), args.clients)
+    finally:
+        stop(app_proc)
+        stop(bare_proc)
+        clear_queue(queue)
+    with psycopg.connect(db_url()) as conn:
+        stored = conn.execute("SELECT count(*) FROM events WHERE client_uuid LIKE 'a-%'").fetchone()[0]
+    if not args.keep:
+        drop_database()
+
+    share = app["rps"] / bare["rps"]
+    print("results:")
+    show("bare", bare)
+    show("app", app)
+    print(f"  events stored by the measured run: {stored} (expected {args.requests})")
+    checks = [
+        (f"throughput app/bare = {share:.1%} (target ≥ {TARGET_SHARE:.0%})", share >= TARGET_SHARE),
+        (f"app p99 = {app['p99_ms']:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms at {args.clients} clients)",
+         app["p99_ms"] <= TARGET_P99_MS),
+        (f"errors = {app['errors']} app, {bare['errors']} bare (target 0)", app["errors"] == 0 and bare["errors"] == 0),
+        (f"rows = {stored} (target {args.requests})", stored == args.requests),
+    ]
+    for text, ok in checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    passed = all(ok for _, ok in checks)
+    print("PASS" if passed else "FAIL")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
