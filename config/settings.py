@@ -74,6 +74,8 @@ class Settings:
     BABEL_DEFAULT_TIMEZONE: str = "Asia/Shanghai"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
     TESTING: bool = False
+    # Major category classes never listed back through Open311 (矛盾纠纷, 治安隐患, 信访).
+    OPEN311_PRIVATE_CLASSES: tuple = ("06", "07", "10")
     # Login and token requests per client address (Flask-Limiter syntax).
     LOGIN_RATE_LIMIT: str = "20 per minute"
     # Relay outbox rows right after each commit (default); off leaves them to the periodic relay.

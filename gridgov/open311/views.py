@@ -108,10 +108,17 @@ def _parse_time(name: str) -> datetime | None:
     return to_naive_utc(value) if value.tzinfo else value
 
 
+def _published():
+    """Events the public may read. Disputes, public-security tips and petitions name people and
+    places; they can be filed through Open311 but are never listed back (OPEN311_PRIVATE_CLASSES)."""
+    private = current_app.config.get("OPEN311_PRIVATE_CLASSES") or ()
+    return db.and_(*[Event.category_code.notlike(f"{major}%") for major in private])
+
+
 @bp.get("/requests.<fmt>")
 def requests_list(fmt: str):
     fmt = _fmt(fmt)
-    query = db.select(Event)
+    query = db.select(Event).where(_published())
     ids = [i.strip() for i in request.args.get("service_request_id", "").split(",") if i.strip()]
     if ids:  # the spec: a list of ids overrides every other filter
         query = query.where(Event.number.in_(ids[:MAX_REQUESTS]))
@@ -141,7 +148,7 @@ def requests_list(fmt: str):
 @bp.get("/requests/<number>.<fmt>")
 def request_detail(number: str, fmt: str):
     fmt = _fmt(fmt)
-    event = db.session.scalar(db.select(Event).where(Event.number == number))
+    event = db.session.scalar(db.select(Event).where(Event.number == number, _published()))
     if event is None:
         raise AppError("找不到该请求", f"Service request '{number}' not found", status=404, code="not_found")
     return render(fmt, documents.service_requests([event]), root="service_requests", item="request")

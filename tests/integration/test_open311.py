@@ -222,3 +222,13 @@ def test_post_needs_no_csrf_token(app_ctx, o311):
         assert post(o311).status_code == 201
     finally:
         app_ctx.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_disputes_can_be_filed_but_are_never_listed_back(o311):
+    public = post(o311).get_json()[0]["service_request_id"]
+    private = post(o311, service_code="0601", description="邻居王某家漏水到我家").get_json()[0]["service_request_id"]
+    listed = [r["service_request_id"] for r in o311.get("/open311/v2/requests.json").get_json()]
+    assert public in listed and private not in listed
+    assert o311.get(f"/open311/v2/requests.json?service_request_id={private}").get_json() == []
+    assert o311.get(f"/open311/v2/requests/{private}.json").status_code == 404
+    assert db.session.scalar(db.select(Event).where(Event.number == private)).category_code == "0601"
