@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from bench.scratch import ScratchDatabase  # noqa: E402
+
 ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 DB_NAME = "gridgov_bench_ingest"
@@ -43,19 +45,19 @@ TARGET_P99_MS = 100.0
 PROCESSES = 4
 
 
+SCRATCH = ScratchDatabase(DB_NAME, ADMIN_URL)
+
+
 def db_url() -> str:
-    return ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME
+    return SCRATCH.url
 
 
 def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    SCRATCH.recreate()
 
 
 def drop_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    SCRATCH.drop()
 
 
 def prepare(tmp: Path, queue: str) -> tuple[str, list[tuple[float, float]]]:
