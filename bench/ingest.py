@@ -48,18 +48,6 @@ PROCESSES = 4
 SCRATCH = ScratchDatabase(DB_NAME, ADMIN_URL)
 
 
-def db_url() -> str:
-    return SCRATCH.url
-
-
-def recreate_database() -> None:
-    SCRATCH.recreate()
-
-
-def drop_database() -> None:
-    SCRATCH.drop()
-
-
 def prepare(tmp: Path, queue: str) -> tuple[str, list[tuple[float, float]]]:
     """Migrate, load the demo county, issue a token; return it and points inside the grids."""
     import shapely
@@ -71,7 +59,7 @@ def prepare(tmp: Path, queue: str) -> tuple[str, list[tuple[float, float]]]:
     from gridgov.models import Area, User
     from gridgov.services.tokens import issue_token
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url(), "REDIS_URL": REDIS_URL, "RQ_QUEUE": queue,
+    app = create_app({"SQLALCHEMY_DATABASE_URI": SCRATCH.url, "REDIS_URL": REDIS_URL, "RQ_QUEUE": queue,
                       "INSTANCE_DIR": str(tmp), "UPLOAD_DIR": str(tmp / "uploads"), "SECRET_KEY": "bench"})
     with app.app_context():
         upgrade()
@@ -83,7 +71,7 @@ def prepare(tmp: Path, queue: str) -> tuple[str, list[tuple[float, float]]]:
         points = random_points(grids, 5000)
         db.session.remove()
         db.engine.dispose()
-    with psycopg.connect(db_url(), autocommit=True) as conn:
+    with psycopg.connect(SCRATCH.url, autocommit=True) as conn:
         from bench.bare_ingest import CREATE
 
         conn.execute(CREATE)
@@ -233,9 +221,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="gridgov-bench-ingest-"))
     queue = f"gridgov-bench-ingest-{uuid.uuid4().hex[:8]}"
-    recreate_database()
+    SCRATCH.recreate()
     token, points = prepare(tmp, queue)
-    env = dict(os.environ, DATABASE_URL=db_url(), BARE_DATABASE_URL=db_url(), REDIS_URL=REDIS_URL,
+    env = dict(os.environ, DATABASE_URL=SCRATCH.url, BARE_DATABASE_URL=SCRATCH.url, REDIS_URL=REDIS_URL,
                GRIDGOV_RQ_QUEUE=queue, GRIDGOV_INSTANCE_DIR=str(tmp), SECRET_KEY="bench-secret")
     app_port, bare_port = free_port(), free_port()
     app_proc = start_gunicorn("wsgi:app", app_port, env)
@@ -252,10 +240,10 @@ def main() -> int:
         stop(app_proc)
         stop(bare_proc)
         clear_queue(queue)
-    with psycopg.connect(db_url()) as conn:
+    with psycopg.connect(SCRATCH.url) as conn:
         stored = conn.execute("SELECT count(*) FROM events WHERE client_uuid LIKE 'a-%'").fetchone()[0]
     if not args.keep:
-        drop_database()
+        SCRATCH.drop()
 
     share = app["rps"] / bare["rps"]
     print("results:")

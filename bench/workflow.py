@@ -40,25 +40,13 @@ PATH = [("register", {}), ("dispatch", {"department": "330521-CG"}), ("accept", 
 SCRATCH = ScratchDatabase(DB_NAME, ADMIN_URL)
 
 
-def db_url() -> str:
-    return SCRATCH.url
-
-
-def recreate_database() -> None:
-    SCRATCH.recreate()
-
-
-def drop_database() -> None:
-    SCRATCH.drop()
-
-
 def make_app(redis_url):
     import tempfile
 
     from gridgov import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="gridgov-bench-"))
-    return create_app({"SQLALCHEMY_DATABASE_URI": db_url(), "REDIS_URL": redis_url, "INSTANCE_DIR": str(tmp),
+    return create_app({"SQLALCHEMY_DATABASE_URI": SCRATCH.url, "REDIS_URL": redis_url, "INSTANCE_DIR": str(tmp),
                        "UPLOAD_DIR": str(tmp / "uploads"), "SECRET_KEY": "bench", "RQ_QUEUE": "gridgov-bench-wf"})
 
 
@@ -104,7 +92,7 @@ def run_service(app, ids: list[int]) -> float:
 def run_bare(ids: list[int]) -> float:
     """The same number of single-action transactions, as plain SQL over one psycopg connection."""
     states = ["registered", "dispatched", "in_progress", "returned", "dispatched"]
-    with psycopg.connect(db_url()) as conn:
+    with psycopg.connect(SCRATCH.url) as conn:
         started = time.perf_counter()
         for event_id in ids:
             for seq, (action, state) in enumerate(zip([a for a, _ in PATH], states), start=100):
@@ -138,7 +126,7 @@ with app.app_context():
 
 
 def memory_of_loaded_events(count: int) -> dict:
-    with psycopg.connect(db_url(), autocommit=True) as conn:
+    with psycopg.connect(SCRATCH.url, autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM events").fetchone()[0]
         if have < count:  # clone existing rows to reach the count (memory only; no workflow run)
             conn.execute(
@@ -148,7 +136,7 @@ def memory_of_loaded_events(count: int) -> dict:
                 " reported_at, updated_at) SELECT 'M' || g, 'default', '0102', '路边暴露垃圾，需要清运', 1, 'grid_worker',"
                 " 120.05, 30.62, 'wgs84', '', '330521', '330521001', '330521001001', '330521001001001', 'registered',"
                 " 1, 0, 0, 0, 0, false, false, false, now(), now() FROM generate_series(1, %s) AS g", (count - have,))
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(ROOT), db_url(), str(count)],
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(ROOT), SCRATCH.url, str(count)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -160,7 +148,7 @@ def main() -> int:
     args = parser.parse_args()
     actions = args.events * len(PATH)
 
-    recreate_database()
+    SCRATCH.recreate()
     try:
         from flask_migrate import upgrade
 
@@ -188,7 +176,7 @@ def main() -> int:
                (("service", service), ("service_deferred", service_deferred), ("bare", bare))}
         memory = memory_of_loaded_events(args.memory_events)
     finally:
-        drop_database()
+        SCRATCH.drop()
 
     ratio = per["service"] / per["bare"]
     ratio_deferred = per["service_deferred"] / per["bare"]

@@ -12,6 +12,7 @@ from typing import Callable
 
 from gridgov.errors import AppError
 from gridgov.extensions import db
+from gridgov.services.deadlines import default_deadline
 from gridgov.models import Department, Event, Extension, Supervision, Task, User
 from gridgov.timeutil import as_aware_utc, to_naive_utc
 from workflows.calendar import WorkCalendar
@@ -195,8 +196,6 @@ def reopen_task(ctx):
     department = last.department_code if last else ctx.event.department_code
     deadline = ctx.inputs.get("deadline")
     if deadline is None:
-        from gridgov.services.deadlines import default_deadline
-
         deadline = default_deadline(ctx.event, as_aware_utc(ctx.now), ctx.calendar)
     ctx.inputs["deadline"] = deadline
     set_deadline(ctx)

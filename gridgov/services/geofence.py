@@ -7,23 +7,16 @@ built from does the process reload the grids and rebuild.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import shapely
+from flask import current_app
 
 from geo.crs import to_wgs84
+from geo.areas import AreaRecord
 from geo.index import GridIndex
 from gridgov.extensions import db
 from gridgov.models import Area
 from gridgov.services.areas import recent_area_version
-
-
-@dataclass(frozen=True)
-class GridRecord:
-    code: str
-    village_code: str
-    township_code: str
-    geometry: object
 
 
 _lock = threading.Lock()
@@ -34,10 +27,8 @@ def _load_index() -> GridIndex:
     rows = db.session.execute(
         db.select(Area.code, Area.parent_code, Area.geometry).where(Area.level == "grid")
     ).all()
-    records = [
-        GridRecord(code, parent, parent[:9], shapely.from_wkb(wkb)) for code, parent, wkb in rows if wkb
-    ]
-    return GridIndex.build(records)
+    records = [AreaRecord(code, "", "grid", parent, shapely.from_wkb(wkb)) for code, parent, wkb in rows if wkb]
+    return GridIndex.from_areas(records, tolerance_m=current_app.config["GEOFENCE_TOLERANCE_M"])
 
 
 def current_index() -> GridIndex:
