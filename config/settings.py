@@ -136,4 +136,9 @@ def engine_options_for(url: str) -> dict:
     if url.startswith("sqlite"):
         # Several threads (the dev server, inline jobs) share the file; wait instead of failing.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every request and every
+    # transaction of a job. A connection that died with a database restart fails its first statement
+    # instead; SQLAlchemy then invalidates the whole pool, the request answers 503 with Retry-After
+    # (gridgov/errors.py) and the next one connects afresh. pool_recycle retires idle connections
+    # before a firewall or server timeout cuts them silently.
+    return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}

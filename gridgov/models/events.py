@@ -20,6 +20,8 @@ EVENT_STATES = (
 DEADLINE_STATES = ("dispatched", "in_progress")
 OPEN_STATES = ("reported", "registered", "dispatched", "in_progress", "handled", "returned", "escalated",
                "visited")
+# A task in one of these is the event's current dispatch.
+OPEN_TASK_STATUSES = ("dispatched", "in_progress", "handled")
 SOURCES = ("grid_worker", "hotline", "open311", "api", "dispatcher")
 
 
@@ -99,12 +101,25 @@ class Event(db.Model):
     handled_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # The head of the hash chain (seq and hash of the last log row). Appending reads it here instead
+    # of querying the log, and `audit verify` compares it with the chain, which catches a tail of
+    # rows deleted behind the app's back (the chain alone cannot tell a short chain from a cut one).
+    log_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    log_hash: Mapped[str | None] = mapped_column(String(64))
+    # How many dispatches (tasks) the event has had: the next task's seq, without reading the tasks.
+    task_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     category = relationship("Category", lazy="joined")
     reporter = relationship("User", foreign_keys=[reporter_id])
     tasks = relationship("Task", back_populates="event", order_by="Task.seq")
     photos = relationship("Photo", back_populates="event", order_by="Photo.id")
     log = relationship("EventLog", back_populates="event", order_by="EventLog.seq")
+    # The dispatch a department is working on (at most one at a time); loaded with the event in the
+    # same query when an action is fired.
+    open_task = relationship(
+        "Task", viewonly=True, uselist=False, lazy="select",
+        primaryjoin=f"and_(Task.event_id == Event.id, Task.status.in_({OPEN_TASK_STATUSES!r}))",
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import current_app
 
 from gridgov.extensions import db
+from gridgov.services.reference_rows import keep_loaded
 from gridgov.models import Category, Event
 from gridgov.timeutil import as_aware_utc, utcnow
 from workflows.calendar import WorkCalendar
@@ -21,7 +22,7 @@ def time_limit(category: Category, urgency: int) -> tuple[float, str]:
 
 def default_deadline(event: Event, start: datetime, calendar: WorkCalendar) -> datetime:
     """Aware UTC deadline for a dispatch of `event` starting at `start` (aware)."""
-    category = event.category or db.session.get(Category, event.category_code)
+    category = keep_loaded(event.category or db.session.get(Category, event.category_code))
     amount, unit = time_limit(category, event.urgency or 1)
     return calendar.add_time(start, amount, unit).astimezone(as_aware_utc(start).tzinfo)
 

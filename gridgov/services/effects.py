@@ -13,6 +13,7 @@ from typing import Callable
 from gridgov.errors import AppError
 from gridgov.extensions import db
 from gridgov.services.deadlines import default_deadline
+from gridgov.services.reference_rows import keep_loaded
 from gridgov.models import Department, Event, Extension, Supervision, Task, User
 from gridgov.timeutil import as_aware_utc, to_naive_utc
 from workflows.calendar import WorkCalendar
@@ -54,14 +55,15 @@ def apply(names, ctx: EffectContext) -> None:
 
 
 def current_task(event: Event) -> Task | None:
-    return db.session.scalar(
-        db.select(Task).where(Task.event_id == event.id, Task.status.in_(("dispatched", "in_progress", "handled")))
-        .order_by(Task.seq.desc()).limit(1)
-    )
+    """The dispatch in hand, as loaded with the event (`load_visible_event` joins it in)."""
+    return event.open_task
 
 
 def _next_task_seq(event: Event) -> int:
-    return (db.session.scalar(db.select(db.func.max(Task.seq)).where(Task.event_id == event.id)) or 0) + 1
+    """Counted on the event row, so a dispatch reads no tasks; the event's version check keeps two
+    dispatches of one event from taking the same number."""
+    event.task_seq = (event.task_seq or 0) + 1
+    return event.task_seq
 
 
 def _deadline_input(ctx: EffectContext) -> datetime:
@@ -109,7 +111,7 @@ def set_deadline(ctx):
 @effect("open_task")
 def open_task(ctx):
     code = ctx.inputs["department"]
-    department = db.session.get(Department, code)
+    department = keep_loaded(db.session.get(Department, code))
     if department is None or not department.active:
         raise AppError(f"未知或已停用的部门：{code}", f"Unknown or inactive department: {code}", status=422,
                        code="bad_department")

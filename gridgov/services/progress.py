@@ -34,8 +34,8 @@ def add_progress_note(event_id: int, *, user: User, text: str):
         raise AppError("当前状态不能填写处置进展", "Progress notes are for tasks in hand", status=409, code="wrong_state")
     now = utcnow().replace(microsecond=0)
     task.note = (task.note + "\n" if task.note else "") + f"[{local_time(now)}] {text}"
-    event.updated_at = now  # bumps the version: one UPDATE, compare-and-set like any action
-    db.session.flush()
+    event.updated_at = now
+    # The new log head goes into the event's one UPDATE, which bumps its version (compare-and-set).
     append_log(event, action="note", from_state=event.state, to_state=event.state, actor=user, comment=text,
                data={"task_seq": task.seq}, at=now)
     db.session.commit()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from gridgov.access import actor_facts, can_see
@@ -16,8 +18,9 @@ from gridgov.errors import NotFound
 from gridgov.extensions import db
 from gridgov.jobs import outbox
 from gridgov.models import Event, User
-from gridgov.services import effects
+from gridgov.services import effects, one_statement
 from gridgov.services.audit import append_log
+from gridgov.services.reference_rows import commit_keeping_loaded
 from gridgov.services.photos import attach_photos, discard_unreferenced
 from gridgov.services.calendar import work_calendar
 from gridgov.services.deadlines import default_deadline
@@ -49,8 +52,16 @@ def actor_for(user: User | None, event: Event) -> Actor:
                  is_reporter=facts.is_reporter)
 
 
+# Built once: an immutable statement also keeps its compiled-cache key, so loading costs no construction.
+# The category is not joined: it is a reference row, found in the session once it was read (pinned).
+_LOAD_EVENT = (db.select(Event).where(Event.id == bindparam("event_id"))
+               .options(joinedload(Event.open_task), lazyload(Event.category))
+               .execution_options(populate_existing=True))
+
+
 def load_visible_event(event_id: int, user: User | None) -> Event:
-    event = db.session.get(Event, event_id)
+    """The event as the database has it now, with its category and open task, in one query."""
+    event = db.session.scalar(_LOAD_EVENT, {"event_id": event_id})
     if event is None or (user is not None and not can_see(user, event)):
         # Outside the user's jurisdiction looks exactly like absent: no leak of what exists.
         raise NotFound("找不到该事件", "Event not found")
@@ -101,14 +112,23 @@ def fire_action(event_id: int, action: str, *, user: User | None, inputs: dict |
                                        task=effects.current_task(event))
                 ctx.log_data["photos"] = [p.sha256 for p in stored]
         text = inputs.get("comment") or inputs.get("reason") or ""
-        db.session.flush()  # the version check happens here
         log = append_log(event, action=action, from_state=outcome.from_state, to_state=outcome.to_state,
                          actor=user, comment=text, data=ctx.log_data, at=now)
         for topic, audience in ctx.notify:
             outbox.add("notify", {"event_id": event.id, "topic": topic, "audience": audience},
                        dedupe_key=f"notify:{event.id}:{log.seq}:{topic}")
+        # On PostgreSQL the common action is one statement hanging on the event's compare-and-set
+        # (one_statement.py). Otherwise the ORM flushes the event's one UPDATE … WHERE version = ?
+        # first (it carries the new log head), so a concurrent loser stops there with StaleDataError
+        # rather than on a unique key of the rows below; then the task, the log and the outbox rows.
+        written = one_statement.write_action(db.session(), event) if commit else None
+        if written is False:
+            raise StaleDataError("the event's version moved on")
+        if written is None:
+            db.session.flush([event])
+            db.session.flush()
         if commit:
-            db.session.commit()
+            commit_keeping_loaded(event)
     except StaleDataError:
         db.session.rollback()
         _discard_files(stored)

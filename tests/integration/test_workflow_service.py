@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from gridgov.extensions import db
-from gridgov.models import Area, Event, EventLog, Task, User
+from gridgov.models import Area, Event, EventLog, OutboxMessage, Task, User
 from gridgov.services.audit import verify_all
 from gridgov.services.reporting import report_event
 from gridgov.services.workflow import allowed_actions, fire_action
@@ -190,3 +190,101 @@ def test_twenty_threads_dispatch_one_event_exactly_once(app_ctx, backend):
                                    .where(EventLog.event_id == event_id, EventLog.action == "dispatch"))
     assert dispatches == 1
     assert db.session.scalar(db.select(db.func.count()).select_from(Task).where(Task.event_id == event_id)) == 1
+
+
+def test_audit_verify_catches_rows_cut_from_the_end_of_a_chain(app_ctx):
+    event = new_event(app_ctx)
+    fire_action(event.id, "register", user=user("demo_dispatcher"))
+    fire_action(event.id, "dispatch", user=user("demo_dispatcher"), inputs={"department": "330521-CG"})
+    assert verify_all()[1] is None
+    # The chain alone still links up without its last row; the head on the event row does not.
+    db.session.execute(db.delete(EventLog).where(EventLog.event_id == event.id, EventLog.seq == 3))
+    db.session.commit()
+    checked, broken = verify_all()
+    assert checked == 2 and broken is not None and broken.event_id == event.id
+    assert "head" in broken.reason and "seq 3" in broken.reason
+
+
+def test_the_event_row_carries_its_log_head_and_task_count(app_ctx):
+    event = new_event(app_ctx)
+    dispatcher, handler = user("demo_dispatcher"), user("demo_handler")
+    fire_action(event.id, "register", user=dispatcher)
+    fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": "330521-CG"})
+    fire_action(event.id, "return", user=handler, inputs={"reason": "非本部门职责"})
+    fire_action(event.id, "redispatch", user=dispatcher, inputs={"department": "330521-SW"})
+    db.session.expire_all()
+    event = db.session.get(Event, event.id)
+    last = event.log[-1]
+    assert (event.log_seq, event.log_hash) == (last.seq, last.hash) == (5, last.hash)
+    assert event.task_seq == 2 and [t.seq for t in event.tasks] == [1, 2]
+    assert [t.status for t in event.tasks] == ["returned", "dispatched"]
+    assert event.version == 5  # reported 1, then one per action
+
+
+class StatementCounter:
+    def __init__(self):
+        self.statements = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        self.statements.append(statement.split(None, 3)[:3])
+
+
+def test_an_action_costs_two_statements_on_postgresql(app_ctx, backend, monkeypatch):
+    """On PostgreSQL an action is one SELECT and one data-modifying CTE (one_statement.py); the ORM
+    path elsewhere flushes the same rows one statement each."""
+    from sqlalchemy import event as sa_event
+
+    monkeypatch.setitem(app_ctx.config, "OUTBOX_RELAY_AFTER_COMMIT", False)  # count the action alone
+    event_id = new_event(app_ctx).id
+    dispatcher, handler = user("demo_dispatcher"), user("demo_handler")
+    fire_action(event_id, "register", user=dispatcher)  # reads the log once: the report row's head
+    counted = {}
+    for action, actor, inputs in (("dispatch", dispatcher, {"department": "330521-CG"}), ("accept", handler, {})):
+        counter = StatementCounter()
+        sa_event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            fire_action(event_id, action, user=actor, inputs=inputs)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", counter)
+        counted[action] = [words[0].upper() for words in counter.statements]
+    if backend == "postgresql":
+        assert counted["accept"] == ["SELECT", "WITH"], counted
+        # dispatch may read the category the first time this session needs it
+        assert counted["dispatch"][0] == "SELECT" and counted["dispatch"][-1] == "WITH" and len(counted["dispatch"]) <= 3
+    else:
+        assert sorted(counted["accept"]) == ["INSERT", "SELECT", "UPDATE", "UPDATE"], counted
+    db.session.expire_all()
+    event = db.session.get(Event, event_id)
+    assert event.state == "in_progress" and event.open_task.status == "in_progress"
+    assert event.open_task.handler_id == handler.id and event.open_task.accepted_at is not None
+    outbox = db.session.scalars(db.select(OutboxMessage.dedupe_key).order_by(OutboxMessage.id)).all()
+    assert f"notify:{event_id}:3:task_new" in outbox
+    assert verify_all()[1] is None
+
+
+def test_a_stale_one_statement_write_leaves_nothing(app_ctx):
+    """The loser of a compare-and-set writes no task, no log row and no outbox row (every part of the
+    statement hangs on the event's UPDATE)."""
+    event = new_event(app_ctx)
+    dispatcher = user("demo_dispatcher")
+    fire_action(event.id, "register", user=dispatcher)
+    before = {t.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(t))
+              for t in (EventLog, Task, OutboxMessage)}
+    # Another writer moves the version on between this action's read and its write.
+    from gridgov.services import one_statement
+
+    original = one_statement.write_action
+
+    def interfering(session, ev):
+        session.connection().execute(db.update(Event).where(Event.id == ev.id).values(version=Event.version + 1))
+        return original(session, ev)
+
+    one_statement.write_action = interfering
+    try:
+        with pytest.raises(StaleVersion):
+            fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": "330521-CG"})
+    finally:
+        one_statement.write_action = original
+    after = {t.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(t))
+             for t in (EventLog, Task, OutboxMessage)}
+    assert after == before
