@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from dataclasses import asdict
 from datetime import datetime
 
@@ -11,7 +13,7 @@ from flask import current_app
 from rq.cron import CronScheduler
 from rq.worker import SimpleWorker
 
-from gridgov.jobs import maintenance, queueing, relay, status
+from gridgov.jobs import follower, maintenance, queueing, relay, status
 from gridgov.jobs.sweep import run_sweep
 from gridgov.jobs.worker import AppWorker
 from gridgov.notify.deliver import deliver_external
@@ -34,8 +36,23 @@ def sweep(now_text: str | None, no_relay: bool) -> None:
 
 
 @jobs.command("relay")
-def relay_command() -> None:
+@click.option("--follow", "follow_", is_flag=True,
+              help="Keep running: relay each commit's rows at once (LISTEN/NOTIFY on PostgreSQL), so web "
+                   "requests skip their own after-commit relay. One per deployment is enough; two are harmless.")
+@click.option("--poll", default=2.0, show_default=True, type=float, help="With --follow: seconds between polls.")
+def relay_command(follow_: bool, poll: float) -> None:
     """Send waiting outbox rows now (to rq, or inline when REDIS_URL is unset)."""
+    if follow_:
+        app = current_app._get_current_object()
+        if not app.config.get("REDIS_URL"):
+            raise click.ClickException("REDIS_URL is unset: commits run their jobs inline, there is nothing to follow")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            follower.follow(app, poll_seconds=poll, stop=stop)
+        except KeyboardInterrupt:
+            pass
+        return
     result = relay.relay_pending(current_app._get_current_object())
     delivered = deliver_external(None)
     click.echo(json.dumps({**asdict(result), "delivered_after_quiet_hours": delivered}))

@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from gridgov.jobs import outbox, relay, status
+from gridgov.jobs import follower, outbox, relay, status
 
 log = logging.getLogger(__name__)
 _HOOK_INSTALLED = False
@@ -40,6 +40,8 @@ def _after_commit(session: Session) -> None:
     app = current_app._get_current_object()
     if not app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
         return  # rows wait for the periodic relay (`jobs cron`), e.g. during bulk imports
+    if follower.follower_alive(app):
+        return  # `jobs relay --follow` was woken by the commit (NOTIFY) and sends them
     try:
         relay.relay_pending(app)
     except Exception:  # the state change is committed; the rows wait for the next relay

@@ -1,0 +1,95 @@
+"""`flask jobs relay --follow` as a real process: commits stop relaying in the request, rows still go out."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+from rq import Queue
+from sqlalchemy import event as sa_event, select
+
+from gridgov.extensions import db
+from gridgov.jobs import follower, queueing
+from gridgov.models import OutboxMessage
+from gridgov.services.workflow import fire_action
+from tests.integration.jobs.conftest import ROOT, add_event, demo_users, worker_env
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class OutboxWrites:
+    """Statements this process sends that claim outbox rows (what an after-commit relay does)."""
+
+    def __init__(self):
+        self.claims = 0
+
+    def __call__(self, conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            self.claims += 1
+
+
+def _rejected_event_rows(rq_app, demo) -> int:
+    """Report-like event, then a real action that writes an outbox row; returns that row's id."""
+    event = add_event(demo)
+    db.session.commit()
+    fire_action(event.id, "reject", user=demo.dispatcher, inputs={"reason": "不属于受理范围"})
+    return db.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1))
+
+
+def _sent(outbox_id: int):
+    db.session.rollback()
+    return db.session.scalar(select(OutboxMessage.sent_at).where(OutboxMessage.id == outbox_id))
+
+
+def test_follower_relays_each_commit_and_requests_skip_their_own_relay(rq_app):
+    conn = redis.Redis.from_url(rq_app.config["REDIS_URL"])
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow",
+                             "--poll", "0.2"], cwd=ROOT, env=worker_env(rq_app),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with rq_app.app_context():
+        key = follower.heartbeat_key(rq_app)
+        try:
+            _wait_for(lambda: conn.exists(key), 20, "the follower's heartbeat")
+            follower.forget_alive_cache()
+            demo = demo_users()
+            writes = OutboxWrites()
+            sa_event.listen(db.engine, "before_cursor_execute", writes)
+            try:
+                outbox_id = _rejected_event_rows(rq_app, demo)
+            finally:
+                sa_event.remove(db.engine, "before_cursor_execute", writes)
+            assert writes.claims == 0, "the commit relayed its rows itself although a follower runs"
+            _wait_for(lambda: _sent(outbox_id), 10, "the follower to relay the row")
+            queue = Queue(rq_app.config["RQ_QUEUE"], connection=queueing.connection(rq_app.config["REDIS_URL"]))
+            assert queueing.job_id_for(outbox_id) in queue.job_ids
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output = proc.communicate(timeout=20)[0].decode(errors="replace")
+        assert proc.returncode == 0, output
+        assert not conn.exists(key), "a stopped follower must take its heartbeat with it"
+
+        # Without a follower, commits relay their own rows again.
+        follower.forget_alive_cache()
+        writes = OutboxWrites()
+        sa_event.listen(db.engine, "before_cursor_execute", writes)
+        try:
+            outbox_id = _rejected_event_rows(rq_app, demo_users())
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", writes)
+        assert writes.claims >= 1 and _sent(outbox_id) is not None
+
+
+def test_follow_refuses_without_redis(app_ctx):
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow"], cwd=ROOT,
+                            env={**worker_env(app_ctx), "REDIS_URL": ""}, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "REDIS_URL is unset" in result.stderr
