@@ -55,6 +55,8 @@ def retry_policy(app: Flask) -> Retry | None:
     return Retry(max=app.config["JOB_RETRY_MAX"], interval=list(app.config["JOB_RETRY_INTERVALS"]) or 0)
 
 
-def job_id_for(outbox_id: int) -> str:
-    """Derived from the outbox row, so enqueuing the same row twice names the same rq job."""
-    return f"gridgov-outbox-{outbox_id}"
+def job_id_for(outbox_id: int, queue_name: str = "gridgov") -> str:
+    """Derived from the outbox row, so enqueuing the same row twice names the same rq job. rq's job keys
+    are global to the Redis database, so the queue name is part of it: two deployments (or test runs)
+    sharing one Redis must not overwrite each other's jobs. The default queue gives `gridgov-outbox-<id>`."""
+    return f"{queue_name}-outbox-{outbox_id}"

@@ -79,7 +79,7 @@ def _enqueue_pending(app: Flask) -> RelayResult:
                 with queue.connection.pipeline() as pipe:
                     queue.enqueue_many([
                         queue.prepare_data(tasks.run_outbox_message, args=(outbox_id,),
-                                           job_id=queueing.job_id_for(outbox_id), retry=retry,
+                                           job_id=queueing.job_id_for(outbox_id, queue.name), retry=retry,
                                            description=f"outbox {outbox_id}")
                         for outbox_id in claimed
                     ], pipeline=pipe)

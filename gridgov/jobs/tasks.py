@@ -35,7 +35,7 @@ def execute(outbox_id: int) -> str:
 
 
 def run_outbox_message(outbox_id: int) -> str:
-    """The rq job for one outbox row (job id `gridgov-outbox-<id>`). A fresh app context = a fresh session."""
+    """The rq job for one outbox row (job id `<queue>-outbox-<id>`). A fresh app context = a fresh session."""
     with app_for_job().app_context():
         return execute(outbox_id)
 

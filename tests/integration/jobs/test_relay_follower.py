@@ -71,7 +71,7 @@ def test_follower_relays_each_commit_and_requests_skip_their_own_relay(rq_app):
             assert writes.claims == 0, "the commit relayed its rows itself although a follower runs"
             _wait_for(lambda: _sent(outbox_id), 10, "the follower to relay the row")
             queue = Queue(rq_app.config["RQ_QUEUE"], connection=queueing.connection(rq_app.config["REDIS_URL"]))
-            assert queueing.job_id_for(outbox_id) in queue.job_ids
+            assert queueing.job_id_for(outbox_id, rq_app.config["RQ_QUEUE"]) in queue.job_ids
         finally:
             proc.send_signal(signal.SIGTERM)
             output = proc.communicate(timeout=20)[0].decode(errors="replace")

@@ -80,7 +80,7 @@ def test_worker_killed_mid_job_is_retried_and_notifies_once(rq_app):
         outbox.add("notify", {"event_id": event.id, "topic": "event_reported", "user_ids": [demo.dispatcher.id]})
         db.session.commit()  # the relay enqueues the row on rq
         outbox_id = db.session.scalar(select(OutboxMessage.id))
-        job_id = queueing.job_id_for(outbox_id)
+        job_id = queueing.job_id_for(outbox_id, rq_app.config["RQ_QUEUE"])
         queue = queueing.queue_for(rq_app)
         assert queue.job_ids == [job_id]
 
