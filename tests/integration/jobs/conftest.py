@@ -5,6 +5,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,3 +103,13 @@ def start_worker(application, *, burst: bool, **extra_env) -> subprocess.Popen:
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"] + (["--burst"] if burst else [])
     return subprocess.Popen(command, cwd=ROOT, env=worker_env(application, **extra_env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import redis
 from rq import Queue
@@ -14,17 +13,7 @@ from gridgov.extensions import db
 from gridgov.jobs import follower, queueing
 from gridgov.models import OutboxMessage
 from gridgov.services.workflow import fire_action
-from tests.integration.jobs.conftest import ROOT, add_event, demo_users, worker_env
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.integration.jobs.conftest import ROOT, add_event, demo_users, wait_for, worker_env
 
 
 class OutboxWrites:
@@ -59,7 +48,7 @@ def test_follower_relays_each_commit_and_requests_skip_their_own_relay(rq_app):
     with rq_app.app_context():
         key = follower.heartbeat_key(rq_app)
         try:
-            _wait_for(lambda: conn.exists(key), 20, "the follower's heartbeat")
+            wait_for(lambda: conn.exists(key), 20, "the follower's heartbeat")
             follower.forget_alive_cache()
             demo = demo_users()
             writes = OutboxWrites()
@@ -69,7 +58,7 @@ def test_follower_relays_each_commit_and_requests_skip_their_own_relay(rq_app):
             finally:
                 sa_event.remove(db.engine, "before_cursor_execute", writes)
             assert writes.claims == 0, "the commit relayed its rows itself although a follower runs"
-            _wait_for(lambda: _sent(outbox_id), 10, "the follower to relay the row")
+            wait_for(lambda: _sent(outbox_id), 10, "the follower to relay the row")
             queue = Queue(rq_app.config["RQ_QUEUE"], connection=queueing.connection(rq_app.config["REDIS_URL"]))
             assert queueing.job_id_for(outbox_id, rq_app.config["RQ_QUEUE"]) in queue.job_ids
         finally:

@@ -18,19 +18,9 @@ from gridgov.jobs.relay import relay_pending
 from gridgov.models import Event, Notification, OutboxMessage
 from tests.conftest import build_app
 
-from tests.integration.jobs.conftest import add_event, demo_users, queue_name, start_worker
+from tests.integration.jobs.conftest import add_event, demo_users, queue_name, start_worker, wait_for
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _count(model, *where) -> int:
@@ -87,8 +77,8 @@ def test_worker_killed_mid_job_is_retried_and_notifies_once(rq_app):
         # The first worker records the notification, then sleeps before returning: kill -9 it there.
         first = start_worker(rq_app, burst=False, GRIDGOV_TEST_PAUSE_AFTER_NOTIFY="60")
         try:
-            _wait_for(lambda: _count(Notification) == 1, 30, "the first worker's notification")
-            _wait_for(lambda: job_id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False), 15,
+            wait_for(lambda: _count(Notification) == 1, 30, "the first worker's notification")
+            wait_for(lambda: job_id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False), 15,
                       "the job in the started registry")
         finally:
             _kill_like_a_power_cut(first)
