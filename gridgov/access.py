@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
-from gridgov.errors import AppError
-from gridgov.extensions import db
 from gridgov.models import Event, Task, User
 
 LEVEL_BY_LENGTH = {6: "county", 9: "township", 12: "village", 15: "grid"}
@@ -61,15 +59,6 @@ def can_see(user: User, event: Event) -> bool:
     if user.role == "grid_worker" and event.reporter_id == user.id:
         return True
     return event_in_area(event, user.area_code)
-
-
-def require_visible_master(user: User, master_id) -> None:
-    """A merge names its master event in the request body, past the URL's jurisdiction check: a master the
-    user may not see is refused exactly like a missing one (the `link_master` effect's answer), so a merge
-    can neither tie an event to another jurisdiction's nor probe which ids exist or what state they are in."""
-    master = db.session.get(Event, int(master_id)) if str(master_id).isdigit() else None
-    if master is not None and not can_see(user, master):
-        raise AppError("找不到要合并到的主事件", "The event to merge into was not found", status=422, code="bad_master")
 
 
 def visible_events_clause(user: User) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from gridgov.access import can_see
 from gridgov.errors import AppError
 from gridgov.extensions import db
 from gridgov.services.deadlines import default_deadline
@@ -88,7 +89,10 @@ def mark_rejected(ctx):
 def link_master(ctx):
     master_id = ctx.inputs["master_event"]
     master = db.session.get(Event, int(master_id)) if str(master_id).isdigit() else None
-    if master is None or master.id == ctx.event.id:
+    # The master's id comes from the request body, past the URL's jurisdiction check: one the user
+    # may not see is refused exactly like a missing one, so a merge can neither tie an event to
+    # another jurisdiction's nor probe which ids exist and in what state.
+    if master is None or master.id == ctx.event.id or (ctx.user is not None and not can_see(ctx.user, master)):
         raise AppError("找不到要合并到的主事件", "The event to merge into was not found", status=422, code="bad_master")
     if master.state in ("merged", "rejected"):
         raise AppError("不能合并到已合并或不予立案的事件", "Cannot merge into a merged or rejected event",

@@ -13,7 +13,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from gridgov.access import require_visible_master
 from gridgov.auth import is_safe_next
 from gridgov.errors import AppError
 from gridgov.i18n import bilingual
@@ -131,8 +130,6 @@ def act(event_id: int, action: str):
     event = load_visible_event(event_id, current_user)  # 404 outside the jurisdiction, before anything else
     try:
         inputs = action_inputs(request.form)
-        if "master_event" in inputs:
-            require_visible_master(current_user, inputs["master_event"])
         if action in ("dispatch", "redispatch"):
             check_override(event, inputs)
         photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
