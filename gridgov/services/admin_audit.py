@@ -150,17 +150,34 @@ class AdminChainReport:
     checked: int
     broken: AdminChainBreak | None
     head_hash: str
+    head_seq: int = 0
+
+    @property
+    def anchor(self) -> str:
+        """`seq:hash` of the last row: kept off the machine, it lets a later verify prove the chain was not
+        rewritten from the start (`verify_chain(anchor=...)`), which no hash inside the database can."""
+        return f"{self.head_seq}:{self.head_hash}"
 
 
-def verify_chain(batch_size: int = 5000) -> AdminChainReport:
+def parse_anchor(text: str) -> tuple[int, str]:
+    seq, _, hash_ = (text or "").strip().partition(":")
+    if not seq.isdigit() or len(hash_) != 64 or any(c not in "0123456789abcdef" for c in hash_):
+        raise ValueError("an anchor looks like SEQ:HASH (64 hex digits), as `audit verify` prints it")
+    return int(seq), hash_
+
+
+def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) -> AdminChainReport:
     """Walk the chain in seq order (plain rows, never objects cached in the session), then check the
-    head recorded in settings against the chain's last row."""
+    head recorded in settings against the chain's last row, and the row an earlier anchor names."""
     columns = [getattr(AdminAudit, c) for c in ("seq", "at", "actor_id", "actor_name", "actor_role", "action",
                                                   "target_type", "target_id", "data", "prev_hash", "hash")]
     checked, expected_prev, expected_seq = 0, GENESIS, 1
     query = db.select(*columns).order_by(AdminAudit.seq).execution_options(yield_per=batch_size)
     for row in db.session.execute(query):
         checked += 1
+        if anchor is not None and row.seq == anchor[0] and row.hash != anchor[1]:
+            return AdminChainReport(checked, AdminChainBreak(
+                row.seq, "the row's hash differs from the anchor kept earlier: the chain was rewritten"), "")
         if row.seq != expected_seq:
             return AdminChainReport(checked, AdminChainBreak(
                 row.seq, f"sequence gap: expected seq {expected_seq} (rows removed)"), "")
@@ -180,7 +197,10 @@ def verify_chain(batch_size: int = 5000) -> AdminChainReport:
         return AdminChainReport(checked, AdminChainBreak(
             last_seq, f"the recorded head (seq {head_seq}) does not match the last row (seq {last_seq}): "
                       "rows were removed from or added to the end behind the app's back"), "")
-    return AdminChainReport(checked, None, expected_prev)
+    if anchor is not None and anchor[0] > last_seq:
+        return AdminChainReport(checked, AdminChainBreak(
+            last_seq, f"the anchored row (seq {anchor[0]}) is gone: the chain is shorter than it was"), "")
+    return AdminChainReport(checked, None, expected_prev, last_seq)
 
 
 # --- listing -----------------------------------------------------------------------------------------

@@ -104,7 +104,37 @@ def test_an_intact_chain_verifies_and_prints_its_head(chain_app):
     assert "ok: 0 log rows, every chain intact" in result.output  # the event log is still checked first
     with chain_app.app_context():
         report = admin_audit.verify_chain()
-        assert (report.checked, report.broken) == (ROWS, None) and report.head_hash in result.output
+        assert (report.checked, report.broken) == (ROWS, None) and f"head {ROWS}:{report.head_hash}" in result.output
+
+
+def _rewrite_from_the_start(app) -> None:
+    """Someone with write access recomputes every hash after editing row 1: the chain holds again."""
+    with app.app_context():
+        rows = db.session.scalars(db.select(AdminAudit).order_by(AdminAudit.seq)).all()
+        statements, prev = [], admin_audit.GENESIS
+        for row in rows:
+            row.prev_hash = prev
+            if row.seq == 1:
+                row.actor_name = "mallory"
+            row.hash = chain_hash(prev, admin_audit.audit_record(row))
+            statements.append(f"UPDATE admin_audit SET actor_name = '{row.actor_name}', prev_hash = '{row.prev_hash}',"
+                              f" hash = '{row.hash}' WHERE seq = {row.seq}")
+            prev = row.hash
+        statements.append(f"UPDATE settings SET value = '{rows[-1].seq}:{prev}' WHERE key = 'admin_audit_head'")
+        db.session.rollback()
+    behind_the_apps_back(app, *statements)
+
+
+def test_an_anchor_kept_off_the_machine_catches_a_chain_rewritten_from_the_start(chain_app):
+    anchor = verify(chain_app).output.split("head ")[1].split()[0]
+    assert verify(chain_app).exit_code == 0 and chain_app.test_cli_runner().invoke(
+        args=["audit", "verify", "--anchor", anchor]).exit_code == 0
+    _rewrite_from_the_start(chain_app)
+    assert verify(chain_app).exit_code == 0  # every hash inside the database agrees again ...
+    result = chain_app.test_cli_runner().invoke(args=["audit", "verify", "--anchor", anchor])
+    assert result.exit_code == 1 and f"BROKEN: admin audit seq {ROWS}: the row's hash differs from the anchor" \
+        in result.output, result.output  # ... the anchor does not
+    assert chain_app.test_cli_runner().invoke(args=["audit", "verify", "--anchor", "nonsense"]).exit_code == 2
 
 
 def _rehash_row_3(app) -> list[str]:
