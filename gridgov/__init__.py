@@ -28,6 +28,11 @@ def create_app(overrides: dict | None = None) -> Flask:
             overrides.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options_for(url))
         app.config.update(overrides)
     _refuse_insecure_production(app)
+    if app.config["ENV"] == "production":
+        # A failed statement's message carries its values (a caller's phone, a description) into the error
+        # log; production keeps them out. Development keeps them for debugging.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+                                                   "hide_parameters": True}
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
 

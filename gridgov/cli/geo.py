@@ -79,11 +79,12 @@ def import_command(file, level, crs, code_field, name_field, parent_field, repai
     """Import areas from GeoJSON or a Shapefile: all or nothing, with a report of every problem."""
     from geo.importer import ImportRejected
     from gridgov.extensions import db
+    from gridgov.services.admin_audit import cli_actor
     from gridgov.services.areas import import_file
 
     try:
         records, report = import_file(file, level=level, crs=crs, code_field=code_field, name_field=name_field,
-                                      parent_field=parent_field, repair=repair)
+                                      parent_field=parent_field, repair=repair, actor=cli_actor())
     except ImportRejected as exc:
         db.session.rollback()
         _print_report(exc.report, as_json)

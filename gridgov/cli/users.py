@@ -1,4 +1,5 @@
-"""`flask users create`: add a user with a role and a jurisdiction."""
+"""`flask users create|unlock`: add a user with a role and a jurisdiction, lift a lock-out; both are audited
+with the operating-system login of whoever ran the command."""
 from __future__ import annotations
 
 import sys
@@ -7,8 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from gridgov.extensions import db
-from gridgov.models import ROLES
+from gridgov.models import ROLES, User
 from gridgov.services import accounts
+from gridgov.services.admin_audit import cli_actor
 
 
 @click.group(cls=AppGroup, help="Manage users. 用户管理。")
@@ -31,7 +33,7 @@ def create(username, role, area_code, department_code, display_name, password_st
     try:
         user = accounts.create_user(
             username=username, password=password, role=role, area_code=area_code,
-            department_code=department_code, display_name=display_name,
+            department_code=department_code, display_name=display_name, actor=cli_actor(),
         )
     except accounts.AccountError as exc:
         db.session.rollback()
@@ -43,12 +45,8 @@ def create(username, role, area_code, department_code, display_name, password_st
 @click.argument("username")
 def unlock_command(username):
     """Lift a lock-out after repeated wrong passwords."""
-    from gridgov.auth import unlock
-    from gridgov.models import User
-
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"找不到用户 / no such user: {username}")
-    unlock(user)
-    db.session.commit()
+    accounts.unlock_user(user.id, actor=cli_actor())
     click.echo(f"unlocked {username}")

@@ -1,9 +1,12 @@
-"""Creating and changing users, with the checks a role and jurisdiction need."""
+"""Creating and changing users, with the checks a role and jurisdiction need; each change is audited
+(gridgov.services.admin_audit) in the transaction that makes it. `actor` is who asked: a User, the CLI, or None."""
 from __future__ import annotations
 
 from gridgov.errors import AppError
 from gridgov.extensions import db
-from gridgov.models import ROLES, Area, Department, User
+from gridgov.models import ROLES, ApiToken, Area, Department, User
+from gridgov.services import admin_audit
+from gridgov.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -28,8 +31,16 @@ def validate_user_fields(*, username: str, password: str | None, role: str, area
         raise AccountError(f"未知部门编码：{department_code}", f"Unknown department code: {department_code}")
 
 
+USER_FIELDS = ("role", "area_code", "department_code", "display_name", "active")
+
+
+def _fields(user: User) -> dict:
+    return {name: getattr(user, name) for name in USER_FIELDS}
+
+
 def create_user(*, username: str, password: str, role: str, area_code: str,
-                department_code: str | None = None, display_name: str = "", commit: bool = True) -> User:
+                department_code: str | None = None, display_name: str = "", commit: bool = True,
+                actor=None) -> User:
     validate_user_fields(username=username, password=password, role=role, area_code=area_code,
                          department_code=department_code)
     if db.session.scalar(db.select(User.id).where(User.username == username)) is not None:
@@ -38,6 +49,9 @@ def create_user(*, username: str, password: str, role: str, area_code: str,
                 display_name=display_name or username, active=True)
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()  # the audit row names the new id
+    admin_audit.record("user.create", actor=actor, target_type="user", target_id=user.id,
+                       data={"username": username, **_fields(user)})
     if commit:
         db.session.commit()
     return user
@@ -59,25 +73,69 @@ def update_user(user_id: int, *, role: str, area_code: str, department_code: str
                          department_code=department_code)
     if acting is not None and acting.id == user.id and (not active or role != "admin"):
         raise AccountError("不能停用自己或取消自己的管理员角色", "You cannot deactivate yourself or drop your own admin role")
+    before = _fields(user)
     user.role, user.area_code, user.department_code = role, area_code, department_code
     user.display_name = (display_name or user.username)[:100]
     user.active = bool(active)
+    data = {"username": user.username, "changes": admin_audit.changes(before, _fields(user))}
     if not user.active:  # a deactivated account also loses its API tokens
-        from gridgov.models import ApiToken
-        from gridgov.timeutil import utcnow
-
-        db.session.execute(db.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                           .values(revoked_at=utcnow()))
+        data["tokens_revoked"] = db.session.execute(
+            db.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())).rowcount
+    admin_audit.record(_update_action(before, user), actor=acting, target_type="user", target_id=user.id, data=data)
     db.session.commit()
     return user
 
 
-def reset_password(user_id: int, password: str) -> User:
+def _update_action(before: dict, user: User) -> str:
+    """One name per save, the weightiest change first; `changes` in the row lists them all."""
+    if before["active"] and not user.active:
+        return "user.deactivate"
+    if not before["active"] and user.active:
+        return "user.activate"
+    if before["role"] != user.role:
+        return "user.role_change"
+    return "user.update"
+
+
+def reset_password(user_id: int, password: str, *, actor=None) -> User:
     user = _user(user_id)
     if not password or len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", f"Password needs at least {MIN_PASSWORD_LENGTH} characters")
+    was_locked = bool(user.locked_until and user.locked_until > utcnow())
     user.set_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    admin_audit.record("user.password_reset", actor=actor, target_type="user", target_id=user.id,
+                       data={"username": user.username, "unlocked": was_locked})
     db.session.commit()
     return user
+
+
+def unlock_user(user_id: int, *, actor=None) -> User:
+    """Lift a lock-out after repeated wrong passwords (and forget the count of wrong ones)."""
+    user = _user(user_id)
+    data = {"username": user.username, "locked_until": user.locked_until, "failed_logins": user.failed_logins or 0}
+    user.failed_logins, user.locked_until = 0, None
+    admin_audit.record("user.unlock", actor=actor, target_type="user", target_id=user.id, data=data)
+    db.session.commit()
+    return user
+
+
+def revoke_tokens(user_id: int, *, token_id: int | None = None, actor=None) -> int:
+    """Revoke one live API token of the user (a lost phone), or all of them; returns how many."""
+    user = _user(user_id)
+    query = db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    rows = list(db.session.scalars(query.order_by(ApiToken.id)))
+    if not rows:
+        raise AccountError("没有可撤销的有效令牌", "No live token to revoke", status=404, code="not_found")
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    admin_audit.record("token.revoke", actor=actor, target_type="user", target_id=user.id,
+                       data={"username": user.username, "token_ids": [r.id for r in rows],
+                             "labels": [r.label for r in rows]})
+    db.session.commit()
+    return len(rows)

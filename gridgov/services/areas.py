@@ -1,6 +1,7 @@
 """Storing areas and telling every process when they changed (the geofence rebuilds on that)."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 import shutil
 import time
@@ -13,6 +14,7 @@ from flask import current_app
 
 from gridgov.extensions import db
 from gridgov.models import Area, Setting
+from gridgov.services import admin_audit
 from gridgov.timeutil import utcnow
 
 AREA_VERSION_KEY = "area_version"
@@ -90,8 +92,8 @@ def stored_records(level: str | None = None) -> list:
     return sorted(records, key=lambda r: (LEVEL_ORDER[r.level], r.code))
 
 
-def import_file(source, *, commit: bool = True, **options):
-    """Validate the whole file, then store it all or nothing; returns (records, report).
+def import_file(source, *, commit: bool = True, actor=None, file_name: str | None = None, **options):
+    """Validate the whole file, then store it all or nothing, with its admin audit row; returns (records, report).
 
     Raises geo.importer.ImportRejected (with the full report) when anything is wrong; nothing is written then.
     """
@@ -101,11 +103,34 @@ def import_file(source, *, commit: bool = True, **options):
     records, report = read_areas(source, known_codes=known, **options)
     if not report.ok:
         raise ImportRejected(report)
-    store_records(records, commit=commit)
+    store_records(records, commit=False)
+    _audit_import(source, records, known, actor=actor, file_name=file_name, level=options.get("level"))
+    if commit:
+        db.session.commit()
     return records, report
 
 
+def _audit_import(source, records, known: set, *, actor, file_name: str | None, level: str | None) -> None:
+    path = Path(source) if isinstance(source, (str, Path)) else None
+    sha256 = None
+    if path is not None and path.is_file():
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:  # which file it was, beyond doubt
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        sha256 = digest.hexdigest()
+    codes = sorted(r.code for r in records)
+    by_level: dict[str, int] = {}
+    for r in records:
+        by_level[r.level] = by_level.get(r.level, 0) + 1
+    admin_audit.record("areas.import", actor=actor, target_type="areas", target_id=level or "",
+                       data={"file": file_name or (path.name if path else ""), "sha256": sha256, "count": len(records),
+                             "by_level": by_level, "new": sum(1 for c in codes if c not in known),
+                             "replaced": sum(1 for c in codes if c in known), "first_codes": codes[:20]})
+
+
 STAGING_DIR = "imports"
+ORIGINAL_NAME = "original-name.txt"  # the uploaded file's name, for the audit row
 
 
 def _staging_root() -> Path:
@@ -120,6 +145,7 @@ def stage_upload(file_storage) -> str:
     name = (file_storage.filename or "").lower()
     folder = _staging_root() / token
     folder.mkdir()
+    (folder / ORIGINAL_NAME).write_text(Path(file_storage.filename or "").name[:200], encoding="utf-8")
     if name.endswith(".zip"):
         archive = folder / "upload.zip"
         file_storage.save(archive)
@@ -174,7 +200,7 @@ def preview_import(token: str, *, level: str | None = "grid") -> dict:
             "codes": sorted(r.code for r in records)[:20]}
 
 
-def commit_import(token: str, *, level: str | None = "grid") -> int:
+def commit_import(token: str, *, level: str | None = "grid", actor=None) -> int:
     """Import a staged upload that passed its preview: all or nothing, then forget the upload."""
     source = staged_source(token)
     if source is None:
@@ -182,6 +208,8 @@ def commit_import(token: str, *, level: str | None = "grid") -> int:
 
         raise AppError("找不到上传的文件，请重新上传", "The upload was not found; upload it again", status=404,
                        code="upload_not_found")
-    records, _ = import_file(str(source), level=level or None)
+    original = source.parent / ORIGINAL_NAME
+    file_name = original.read_text(encoding="utf-8") if original.exists() else None
+    records, _ = import_file(str(source), level=level or None, actor=actor, file_name=file_name)
     discard_staged(token)
     return len(records)

@@ -15,8 +15,17 @@ def _iso(value):
     return aware.isoformat() if aware else None
 
 
+def caller_fields(event: Event, viewer: User | None, *, reveal_caller: bool = False) -> dict:
+    """The hotline or Open311 caller's name and phone: in full only where the caller is revealed (one event's
+    own page, not a list) and only to dispatchers and admins; masked for everyone and everywhere else."""
+    show = reveal_caller and viewer is not None and getattr(viewer, "role", None) in ROLES_SEEING_CALLERS
+    return {
+        "caller_name": (event.caller_name if show else mask_name(event.caller_name)) or None,
+        "caller_phone": (event.caller_phone if show else mask_phone(event.caller_phone)) or None,
+    }
+
+
 def event_summary(event: Event, viewer: User | None = None, *, reveal_caller: bool = False) -> dict:
-    show = reveal_caller and viewer is not None and viewer.role in ROLES_SEEING_CALLERS
     return {
         "id": event.id, "number": event.number, "state": event.state, "version": event.version,
         "category": event.category_code, "category_name": event.category.name_zh if event.category else "",
@@ -28,8 +37,7 @@ def event_summary(event: Event, viewer: User | None = None, *, reveal_caller: bo
         "reported_at": _iso(event.reported_at), "closed_at": _iso(event.closed_at),
         "duplicate_of": event.duplicate_of, "supervision_level": event.supervision_level or 0,
         "rework_count": event.rework_count or 0,
-        "caller_name": (event.caller_name if show else mask_name(event.caller_name)) or None,
-        "caller_phone": (event.caller_phone if show else mask_phone(event.caller_phone)) or None,
+        **caller_fields(event, viewer, reveal_caller=reveal_caller),
     }
 
 

@@ -1,6 +1,10 @@
 """Administration (/admin): users, departments, the category tree, area import (validation report first),
-calendar overrides and the workflow diagrams. Admins only; every change goes through a service."""
+calendar overrides, the workflow diagrams and the admin audit log. Admins only; every change goes through a
+service, which writes its audit row in the same transaction."""
 from __future__ import annotations
+
+import json
+from math import ceil
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -8,9 +12,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from gridgov.extensions import db
-from gridgov.models import ROLES, Area, CalendarDay, Category, Department, User
-from gridgov.services import accounts, catalog_admin
+from gridgov.models import ROLES, ApiToken, Area, CalendarDay, Category, Department, User
+from gridgov.services import accounts, admin_audit, catalog_admin
 from gridgov.services import areas as area_service
+from gridgov.timeutil import utcnow
 from gridgov.web.console import error_message, fixable
 from workflows import get_workflow
 from workflows.diagram import to_svg
@@ -38,6 +43,7 @@ def _run(default_endpoint: str, work, ok_message: str, **values):
     except Exception as exc:
         if not fixable(exc) and getattr(exc, "status", None) != 404:
             raise
+        db.session.rollback()  # nothing of a refused change (nor its audit row) may ride on a later commit
         flash(error_message(exc), "error")
     return redirect(url_for(default_endpoint, **values))
 
@@ -73,13 +79,17 @@ def create_user():
     return _run("admin.users", lambda: accounts.create_user(
         username=form.get("username", "").strip(), password=form.get("password", ""), role=form.get("role", ""),
         area_code=form.get("area_code", ""), department_code=form.get("department_code") or None,
-        display_name=form.get("display_name", "").strip()), _("已创建用户"))
+        display_name=form.get("display_name", "").strip(), actor=current_user), _("已创建用户"))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET"])
 def edit_user(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    return render_template("admin/user.html", user=user, roles=ROLES, areas=_areas(),
+    tokens = db.session.scalars(db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                                          ApiToken.expires_at > utcnow())
+                                .order_by(ApiToken.id.desc())).all()
+    return render_template("admin/user.html", user=user, roles=ROLES, areas=_areas(), tokens=tokens,
+                           locked=bool(user.locked_until and user.locked_until > utcnow()),
                            departments=db.session.scalars(db.select(Department).order_by(Department.code)).all())
 
 
@@ -94,8 +104,29 @@ def update_user(user_id: int):
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def reset_password(user_id: int):
-    return _run("admin.edit_user", lambda: accounts.reset_password(user_id, request.form.get("password", "")),
+    return _run("admin.edit_user", lambda: accounts.reset_password(user_id, request.form.get("password", ""),
+                                                                   actor=current_user),
                 _("密码已重置"), user_id=user_id)
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+def unlock_user(user_id: int):
+    return _run("admin.edit_user", lambda: accounts.unlock_user(user_id, actor=current_user), _("已解除锁定"),
+                user_id=user_id)
+
+
+@bp.route("/users/<int:user_id>/tokens/revoke", methods=["POST"])
+def revoke_tokens(user_id: int):
+    """One token (`token_id`) or every live token (`all=1`); a form with neither changes nothing."""
+    token_id = request.form.get("token_id", "")
+    every = request.form.get("all") == "1"
+
+    def work():
+        if not every and not token_id.isdigit():
+            raise accounts.AccountError("请选择要撤销的令牌", "Choose the token to revoke", status=422)
+        accounts.revoke_tokens(user_id, token_id=None if every else int(token_id), actor=current_user)
+
+    return _run("admin.edit_user", work, _("已撤销令牌"), user_id=user_id)
 
 
 @bp.route("/departments")
@@ -109,7 +140,8 @@ def save_department():
     form = request.form
     return _run("admin.departments", lambda: catalog_admin.save_department(
         code=form.get("code", ""), name=form.get("name", ""), name_en=form.get("name_en", ""),
-        level=form.get("level", "county"), area_code=form.get("area_code", ""), active=_checked("active")),
+        level=form.get("level", "county"), area_code=form.get("area_code", ""), active=_checked("active"),
+        actor=current_user),
         _("已保存部门"))
 
 
@@ -126,7 +158,8 @@ def update_category(code: str):
     return _run("admin.categories", lambda: catalog_admin.update_category(
         code, time_limit=form.get("time_limit", ""), time_unit=form.get("time_unit", ""),
         urgent_time_limit=form.get("urgent_time_limit", ""),
-        default_department_code=form.get("default_department_code", ""), active=_checked("active")),
+        default_department_code=form.get("default_department_code", ""), active=_checked("active"),
+        actor=current_user),
         _("已保存分类 %(code)s", code=code))
 
 
@@ -148,7 +181,8 @@ def area_import():
 @bp.route("/areas/import/commit", methods=["POST"])
 def area_import_commit():
     level = request.form.get("level") or None
-    return _run("admin.area_import", lambda: area_service.commit_import(request.form.get("token", ""), level=level),
+    return _run("admin.area_import", lambda: area_service.commit_import(request.form.get("token", ""), level=level,
+                                                                        actor=current_user),
                 _("已导入区域"))
 
 
@@ -162,12 +196,18 @@ def calendar():
 def set_calendar_day():
     form = request.form
     return _run("admin.calendar", lambda: catalog_admin.set_calendar_day(
-        form.get("day", ""), is_workday=form.get("is_workday") == "1", note=form.get("note", "")), _("已保存"))
+        form.get("day", ""), is_workday=form.get("is_workday") == "1", note=form.get("note", ""), actor=current_user),
+        _("已保存"))
 
 
 @bp.route("/calendar/<day>/delete", methods=["POST"])
 def delete_calendar_day(day: str):
-    return _run("admin.calendar", lambda: catalog_admin.delete_calendar_day(day), _("已删除"))
+    def work():
+        if not catalog_admin.delete_calendar_day(day, actor=current_user):
+            raise catalog_admin.CatalogError("该日没有调整", "There is no override on that day", status=404,
+                                             code="not_found")
+
+    return _run("admin.calendar", work, _("已删除"))
 
 
 @bp.route("/workflows")
@@ -175,3 +215,18 @@ def workflows():
     lang = "en" if str(get_locale()) == "en" else "zh"
     diagrams = [(name, get_workflow(name), to_svg(get_workflow(name), lang)) for name in workflow_names()]
     return render_template("admin/workflows.html", diagrams=diagrams)
+
+
+@bp.route("/audit")
+def audit():
+    """The admin audit log, newest first: filter by actor, action (or a family such as `user.`) and local dates."""
+    filters = admin_audit.AuditFilters.from_args(request.args)
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = admin_audit.page_of_rows(filters, page)
+    report = admin_audit.verify_chain() if request.args.get("verify") == "1" else None
+    actions = admin_audit.known_actions()
+    return render_template("admin/audit.html", rows=rows, total=total, page=page,
+                           pages=max(ceil(total / admin_audit.PAGE_SIZE), 1), filters=filters, actions=actions,
+                           families=sorted({a.split(".")[0] + "." for a in actions}),
+                           actors=admin_audit.known_actors(), report=report,
+                           as_text=lambda data: json.dumps(data, ensure_ascii=False, sort_keys=True))

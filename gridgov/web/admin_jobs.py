@@ -53,7 +53,7 @@ def requeue(job_id: str):
     if registry is None:
         abort(404)
     try:
-        registry.requeue(job_id)
+        jobs_admin.requeue_failed_job(registry, job_id, actor=current_user)
         flash(bilingual(f"已重新排队：{job_id}", f"Requeued: {job_id}"))
     except (NoSuchJobError, ValueError, KeyError):
         flash(bilingual(f"找不到失败任务：{job_id}", f"No failed job {job_id}"))
@@ -62,6 +62,6 @@ def requeue(job_id: str):
 
 @bp.route("/outbox/<int:outbox_id>/retry", methods=["POST"])
 def retry_outbox(outbox_id: int):
-    jobs_admin.retry_outbox_row(outbox_id)
+    jobs_admin.retry_outbox_row(outbox_id, actor=current_user)
     flash(bilingual(f"已重新发送第 {outbox_id} 条", f"Outbox row {outbox_id} sent again"))
     return redirect(url_for("admin_jobs.index"))

@@ -12,7 +12,7 @@ from gridgov.access import can_see, visible_events_clause
 from gridgov.extensions import db
 from gridgov.models import Area, Category, Department, Event, Extension, Supervision
 from gridgov.models.events import OPEN_STATES, SOURCES
-from gridgov.services import queues
+from gridgov.services import presenters, queues
 from gridgov.services.areas import area_version
 from gridgov.services.deadlines import deadline_status
 from gridgov.services.duplicates import likely_duplicates
@@ -133,6 +133,8 @@ def event_context(event: Event) -> dict:
         "extensions": list(db.session.scalars(db.select(Extension).where(Extension.event_id == event.id)
                                               .order_by(Extension.id))),
         "tile_url": current_app.config.get("MAP_TILE_URL") or "",
+        # Full for dispatchers and admins, masked for supervisors (they share this page).
+        "caller": presenters.caller_fields(event, current_user, reveal_caller=True),
     }
     context["ctx"] = context
     return context

@@ -86,6 +86,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin.edit_user", "GET"): page(ADMIN),
     ("admin.update_user", "POST"): page(ADMIN),
     ("admin.reset_password", "POST"): page(ADMIN),
+    ("admin.unlock_user", "POST"): page(ADMIN),
+    ("admin.revoke_tokens", "POST"): page(ADMIN),  # an empty form revokes nothing
+    ("admin.audit", "GET"): page(ADMIN),
     ("admin.departments", "GET"): page(ADMIN),
     ("admin.save_department", "POST"): page(ADMIN),
     ("admin.categories", "GET"): page(ADMIN),

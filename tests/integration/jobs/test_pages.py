@@ -5,12 +5,12 @@ import pytest
 
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridgov.extensions import db
 from gridgov.jobs import outbox, queueing
 from gridgov.jobs.relay import relay_pending
-from gridgov.models import Notification
+from gridgov.models import AdminAudit, Notification
 from tests.conftest import login
 
 from tests.integration.jobs.conftest import add_event, demo_users
@@ -65,14 +65,22 @@ def test_admin_reruns_a_failed_job(rq_app):
         login(client, "demo_admin")
         page = client.get("/admin/jobs").get_data(as_text=True)
         assert job_id in page and "unknown audience" in page
+        audited = db.session.scalar(select(func.max(AdminAudit.seq))) or 0
         assert client.post(f"/admin/jobs/{job_id}/requeue").status_code == 302
         assert job_id in queue.job_ids and failed.get_job_ids() == []
+        db.session.rollback()
+        rows = db.session.scalars(select(AdminAudit).where(AdminAudit.seq > audited)).all()
+        assert [(r.action, r.actor_name, r.target_type, r.target_id) for r in rows] == [
+            ("job.rerun", "demo_admin", "rq_job", job_id)]
 
         rq_app.config["WTF_CSRF_ENABLED"] = True  # the button's form carries a CSRF token
         try:
             assert client.post(f"/admin/jobs/{job_id}/requeue").status_code == 400
         finally:
             rq_app.config["WTF_CSRF_ENABLED"] = False
+        assert client.post("/admin/jobs/no-such-job/requeue").status_code == 302  # refused: nothing audited
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(AdminAudit).where(AdminAudit.seq > audited)) == 1
 
 
 def test_healthz_reports_queue_depth_and_outbox_age(rq_app):
