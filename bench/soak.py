@@ -49,7 +49,8 @@ def fault_plan(args) -> list[tuple[float, str]]:
     """(share of the day, fault): spread so each one's recovery is over before the next begins."""
     if not args.faults:
         return []
-    return [(0.15, "kill_web_worker"), (0.30, "restart_postgres"), (0.50, "stop_redis"), (0.75, "kill_rq_worker")]
+    plan = [(0.15, "kill_web_worker"), (0.30, "restart_postgres"), (0.50, "stop_redis"), (0.75, "kill_rq_worker")]
+    return [step for step in plan if step[1] != "stop_redis" or args.redis_down > 0]
 
 
 class Faults:
@@ -125,6 +126,11 @@ def backlog(stack: Stack) -> dict:
         out["outbox_unsent"] = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
         out["sms_undelivered"] = conn.execute(
             "SELECT count(*) FROM notifications WHERE channel <> 'inapp' AND delivered_at IS NULL").fetchone()[0]
+        has_done = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'outbox' "
+                                "AND column_name = 'done_at'").fetchone()
+        if has_done:  # sent to rq but its job has not run to the end (yet, or Redis lost it)
+            out["outbox_not_done"] = conn.execute(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL AND done_at IS NULL").fetchone()[0]
     connection = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
     queue = Queue("gridgov", connection=connection)
     out["queued"] = queue.count
@@ -144,8 +150,8 @@ def drain(stack: Stack, timeout: float) -> tuple[bool, dict, float]:
             state = backlog(stack)
         except Exception as exc:  # noqa: BLE001
             state = {"error": str(exc)}
-        idle = "error" not in state and all(state[k] == 0 for k in ("outbox_unsent", "sms_undelivered", "queued",
-                                                                   "running", "scheduled"))
+        idle = "error" not in state and all(state.get(k, 0) == 0 for k in (
+            "outbox_unsent", "outbox_not_done", "sms_undelivered", "queued", "running", "scheduled"))
         quiet = quiet + 1 if idle else 0
         if quiet >= 3:
             return True, state, time.monotonic() - started
@@ -208,7 +214,8 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn -w (README: 2 × cores)")
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--demo-events", type=int, default=None, help="history the demo county starts with")
-    parser.add_argument("--redis-down", type=float, default=None, help="seconds Redis stays stopped (default 60)")
+    parser.add_argument("--redis-down", type=float, default=None,
+                        help="seconds Redis stays stopped (default 60; 0 = no Redis fault, the short default)")
     parser.add_argument("--drain-timeout", type=float, default=None)
     parser.add_argument("--pg-port", type=int, default=55433)
     parser.add_argument("--redis-port", type=int, default=6391)
@@ -225,7 +232,7 @@ def main() -> int:
     args.handlers = pick(args.handlers, 50, 12)
     args.supervisors = pick(args.supervisors, 5, 2)
     args.demo_events = pick(args.demo_events, 300, 20)
-    args.redis_down = pick(args.redis_down, 60.0, 8.0)
+    args.redis_down = pick(args.redis_down, 60.0, 0.0)
     args.drain_timeout = pick(args.drain_timeout, 360.0, 150.0)
     if short:
         args.web_workers = min(args.web_workers, 2)
@@ -273,15 +280,21 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
     log(f"gridgov soak: {args.minutes:g} min day, faults {'on' if args.faults else 'off'}, "
         f"{args.workers} grid workers / {args.dispatchers} dispatchers / {args.handlers} handlers / "
         f"{args.supervisors} supervisors, {args.report_rate:g} reports/s; work directory {workdir}")
+    timings = {}
+    mark = time.monotonic()
     stack.init_postgres()
     stack.start_postgres()
     stack.start_redis()
     stack.create_database()
+    timings["cluster"] = time.monotonic() - mark
     for step in (("db", "upgrade"), ("demo", "load", "--seed", "7", "--password", "soak-pass-123",
                                      "--events", str(args.demo_events))):
+        mark = time.monotonic()
         result = stack.flask(*step)
         if result.returncode != 0:
             raise RuntimeError(f"flask {' '.join(step)} failed:\n{result.stdout}\n{result.stderr}")
+        timings[" ".join(step[:2])] = time.monotonic() - mark
+    mark = time.monotonic()
     plan_file = workdir / "plan.json"
     result = subprocess.run([sys.executable, "-m", "bench.soak_app", "setup", str(plan_file),
                              "--workers", str(args.workers), "--dispatchers", str(args.dispatchers),
@@ -290,6 +303,8 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
     if result.returncode != 0:
         raise RuntimeError(f"soak setup failed:\n{result.stdout}\n{result.stderr}")
     plan = json.loads(plan_file.read_text())
+    timings["staff and tokens"] = time.monotonic() - mark
+    mark = time.monotonic()
     stack.start_web()
     stack.start_background()
     stack.start_supervisor()
@@ -298,7 +313,8 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
     log(f"stack: PostgreSQL 15 private cluster on :{stack.pg_port} (fsync on), redis-server :{stack.redis_port} "
         f"(no persistence), gunicorn -w {args.web_workers} on :{stack.web_port}, {args.rq_workers} rq workers, "
         f"jobs cron every {stack.cron_interval} s, relay follower {'yes' if stack.relay_follower else 'no (no such command)'}; "
-        f"demo county + {args.demo_events} demo events; ready in {time.monotonic() - t_setup:.0f} s")
+        f"demo county + {args.demo_events} demo events; ready in {time.monotonic() - t_setup:.0f} s "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}, processes {time.monotonic() - mark:.0f} s)")
 
     day_seconds = args.minutes * 60
     config = LoadConfig(host=stack.base_url[0], port=stack.base_url[1], plan=plan, seconds=day_seconds,
@@ -308,6 +324,7 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
     faults = Faults(stack, fault_plan(args), day_seconds, args.redis_down, rq_kill_group=not args.short)
     log("day starts; faults:")
     day.start()
+    stack.started_at = day.t0  # the supervisor's notes on the same clock as the faults
     faults.start(day.t0)
     while time.monotonic() - day.t0 < day_seconds:
         time.sleep(1.0)

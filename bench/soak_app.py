@@ -200,6 +200,12 @@ def check(args) -> dict:
         retried_rows = sql("SELECT count(*) FROM outbox WHERE attempts > 1").scalar()
         checks.add("every outbox row sent", unsent == 0,
                    f"{total_outbox} rows {by_kind}, {unsent} unsent, {retried_rows} needed more than one relay")
+        if "done_at" in {c["name"] for c in db.inspect(db.engine).get_columns("outbox")}:
+            undone = sql("SELECT id FROM outbox WHERE done_at IS NULL ORDER BY id").scalars().all()
+            again = sql("SELECT count(*) FROM outbox WHERE last_error LIKE 'enqueued again%'").scalar()
+            checks.add("every outbox row's job ran to the end (done_at)", not undone,
+                       f"{len(undone)} not done, {again} enqueued again after their rq job was lost",
+                       samples=undone[:10])
 
         bases = Counter()
         for (key,) in sql("SELECT dedupe_key FROM notifications"):
