@@ -439,7 +439,7 @@ def wait_until_serving(host: str, port: int, timeout: float = 60) -> bool:
         try:
             conn = http.client.HTTPConnection(host, port, timeout=5)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status in (200, 503):
+            if conn.getresponse().status == 200:
                 return True
         except (OSError, http.client.HTTPException, socket.timeout):
             pass

@@ -280,11 +280,17 @@ class Stack:
         self._spawn(item)
         return item
 
-    def start_web(self) -> None:
+    def ask_for_relay_follower(self) -> None:
+        """Does this app have a relay process (`jobs relay --follow`)? Asked early, answered in start_background."""
+        self._relay_help = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--help"],
+                                            cwd=ROOT, env=self.env(), stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, text=True)
+
+    def start_web(self, wait: bool = True) -> None:
         argv = [sys.executable, "-m", "gunicorn", "-w", str(self.web_workers), "-b", f"127.0.0.1:{self.web_port}",
                 "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning", "wsgi:app"]
         self._add("gunicorn", argv)
-        if not wait_for_port(self.web_port, 60):
+        if wait and not wait_for_port(self.web_port, 60):
             raise RuntimeError(f"gunicorn did not start; see {self.logs / 'gunicorn.log'}")
 
     def start_background(self) -> None:
@@ -292,8 +298,10 @@ class Stack:
         for i in range(1, self.rq_worker_count + 1):
             self._add(f"rq-worker-{i}", [*flask, "jobs", "worker"])
         self._add("cron", [*flask, "jobs", "cron", "--interval", str(self.cron_interval)])
-        # The lead may move the relay into its own process (`jobs relay --follow`); run it when it exists.
-        help_text = self.flask("jobs", "relay", "--help", timeout=60).stdout
+        # The relay may live in its own process (`jobs relay --follow`, LISTEN/NOTIFY); run it when it exists.
+        if getattr(self, "_relay_help", None) is None:
+            self.ask_for_relay_follower()
+        help_text, _ = self._relay_help.communicate(timeout=60)
         if "--follow" in help_text:
             self.relay_follower = True
             self._add("relay-follower", [*flask, "jobs", "relay", "--follow"])
