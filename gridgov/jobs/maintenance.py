@@ -1,8 +1,9 @@
 """The once-a-minute pass (scheduled by rq's CronScheduler, see `flask jobs cron`).
 
 It resends outbox rows that waited (Redis was down, or a relay died), sweeps deadlines, delivers
-e-mail/SMS held back by quiet hours, and hands abandoned rq jobs (their worker died) back to rq's
-retry logic sooner than a worker's own 10-minute maintenance would.
+e-mail/SMS held back by quiet hours, hands abandoned rq jobs (their worker died) back to rq's
+retry logic sooner than a worker's own 10-minute maintenance would, and enqueues again the rows whose
+job Redis lost (restarted empty), see jobs/recovery.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import asdict
 from flask import Flask, current_app
 from rq.registry import StartedJobRegistry
 
-from gridgov.jobs import queueing, relay, tasks
+from gridgov.jobs import queueing, recovery, relay, tasks
 from gridgov.jobs.sweep import run_sweep
 from gridgov.notify.deliver import deliver_external
 
@@ -43,6 +44,7 @@ def periodic_pass(*, now=None) -> dict:
     report["delivered_after_quiet_hours"] = deliver_external(None)
     if app.config.get("REDIS_URL"):
         report["abandoned_jobs"] = reap_abandoned(app)
+        report["lost_jobs_requeued"] = recovery.requeue_lost(app)
     return report
 
 

@@ -9,6 +9,7 @@ from gridgov import create_app
 from gridgov.extensions import db
 from gridgov.jobs.handlers import HANDLERS
 from gridgov.models import OutboxMessage
+from gridgov.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 _process_app: Flask | None = None
@@ -25,11 +26,13 @@ def app_for_job() -> Flask:
 
 
 def execute(outbox_id: int) -> str:
-    """Run one outbox row's handler in the current app context and commit. Same for rq and inline."""
+    """Run one outbox row's handler in the current app context, mark the row done and commit. Same for
+    rq and inline. `done_at` is what tells a finished job from one Redis lost (jobs/recovery.py)."""
     message = db.session.get(OutboxMessage, outbox_id)
     if message is None:
         return "missing"
     HANDLERS[message.kind](message)
+    message.done_at = utcnow()
     db.session.commit()
     return "done"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.extensions import db
@@ -11,10 +11,18 @@ from gridgov.timeutil import utcnow
 
 
 class OutboxMessage(db.Model):
-    """Work that must follow a committed state change; written in the same transaction."""
+    """Work that must follow a committed state change; written in the same transaction.
+
+    `sent_at`: the relay handed it to rq (or ran it inline); `done_at`: its job ran to the end. A row
+    sent but never done lost its job (Redis restarted empty) and is enqueued again (jobs/recovery.py).
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "id"),
+        Index("ix_outbox_unfinished", "id", postgresql_where=text("sent_at IS NOT NULL AND done_at IS NULL"),
+              sqlite_where=text("sent_at IS NOT NULL AND done_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -22,6 +30,7 @@ class OutboxMessage(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
 

@@ -82,6 +82,10 @@ def notify_users(users: list[User], *, key: str, topic: str, event: Event | None
 def deliver_external(keys: list[str] | None = None, *, limit: int = 500) -> int:
     """Send undelivered e-mail/SMS notifications (all of them when keys is None) unless quiet hours hold.
 
+    Each row is claimed before it is sent: locked (FOR UPDATE SKIP LOCKED on PostgreSQL) and checked
+    still undelivered, then sent and marked in that transaction. So the job that made the rows and
+    the periodic pass sweeping up "all undelivered" never both send one message; a row another process
+    is sending right now is skipped, and its lock goes with that process if it dies.
     A channel error propagates after the rows already sent are recorded, so the job fails, rq retries
     it, and only what is still undelivered goes out again.
     """
@@ -97,20 +101,34 @@ def deliver_external(keys: list[str] | None = None, *, limit: int = 500) -> int:
     channels = configured_channels(current_app.config)
     prefs = preferences(sorted({n.user_id for n in pending}))
     local_now = to_local(utcnow(), current_app.config["GRIDGOV_TIMEZONE"])
+    candidates = [(n.id, n.user_id, n.channel) for n in pending]
+    db.session.rollback()  # end the read: each row is claimed in its own short transaction below
     sent = 0
-    for notification in pending:
-        pref = prefs.get(notification.user_id)
+    for notification_id, user_id, channel_name in candidates:
+        pref = prefs.get(user_id)
         if pref and in_quiet_hours(pref.quiet_start, pref.quiet_end, local_now):
             continue  # waits for the periodic pass after the quiet hours end
-        channel = channels.get(notification.channel)
-        user = db.session.get(User, notification.user_id)
+        channel = channels.get(channel_name)
+        user = db.session.get(User, user_id)
         if channel is None or user is None or not channel.reaches(user):
             continue
+        notification = _claim(notification_id)
+        if notification is None:
+            db.session.rollback()
+            continue  # delivered meanwhile, or being delivered by another process right now
         channel.deliver(notification, user)
         notification.delivered_at = utcnow()
         db.session.commit()
         sent += 1
     return sent
+
+
+def _claim(notification_id: int) -> Notification | None:
+    return db.session.scalar(
+        select(Notification)
+        .where(Notification.id == notification_id, Notification.delivered_at.is_(None))
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True))
 
 
 def _test_pause() -> None:

@@ -1,0 +1,68 @@
+"""A request whose database goes away answers 503 with Retry-After — also when the error page itself
+would need the database to find the user's language (the soak run's PostgreSQL restart caught both)."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+from flask_login import current_user
+
+from gridgov.extensions import db
+from gridgov.models import User
+from gridgov.services.tokens import issue_token
+from tests.conftest import build_app, create_pg_database, drop_pg_database, pg_admin_url, upgrade_schema
+
+pytestmark = pytest.mark.postgres
+
+
+def _assert_503(response) -> None:
+    assert response.status_code == 503, response.get_data(as_text=True)[:300]
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_bearer_request_while_database_unreachable_answers_503(tmp_path):
+    """The token lookup fails; the 503 page must not look the user up again for its language."""
+    broken = build_app("postgresql://postgres@127.0.0.1:1/nowhere", tmp_path)  # nothing listens on port 1
+    client = broken.test_client()
+    for path in ("/api/v1/events", "/api/v1/stats?group_by=township"):
+        _assert_503(client.get(path, headers={"Authorization": "Bearer some-token"}))
+    with broken.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def pg_app(tmp_path):
+    url = create_pg_database("gridgov_outage")
+    app = build_app(url, tmp_path)
+    upgrade_schema(app)
+    with app.app_context():
+        from gridgov.demo.load import load_demo
+
+        load_demo(seed=3, password="demo-pass-123", event_count=0)
+        worker = db.session.scalar(db.select(User).where(User.username == "demo_worker"))
+        token, _ = issue_token(worker, 1)
+        db.session.remove()
+    yield app, url, token
+    with app.app_context():
+        db.engine.dispose()
+    drop_pg_database(url)
+
+
+def test_connection_cut_after_the_user_loaded_answers_503(pg_app):
+    """As in `pg_ctl restart -m fast`: the user is loaded, then the server cuts every connection and
+    refuses new ones. The handler's rollback expires the user; reading its language must not 500."""
+    app, url, token = pg_app
+    name = url.rpartition("/")[2]
+
+    @app.before_request
+    def _restart_database_now():
+        assert current_user.is_authenticated  # the bearer token was looked up on the old connection
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    try:
+        _assert_503(app.test_client().get("/api/v1/events", headers={"Authorization": f"Bearer {token}"}))
+    finally:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
