@@ -1,7 +1,7 @@
 """outbox rows record when their job ran to the end (done_at), so a job Redis lost can be sent again
 
 Revision ID: 0901_outbox_done
-Revises: 0005_outbox_notify
+Revises: 0301_admin_audit
 Create Date: 2026-11-23 01:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0901_outbox_done'
-down_revision = '0005_outbox_notify'
+down_revision = '0301_admin_audit'
 branch_labels = None
 depends_on = None
 
