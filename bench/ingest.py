@@ -1,21 +1,28 @@
 """Benchmark: report ingestion through HTTP vs a bare Flask route inserting one row, same run.
 
-Both apps run under `gunicorn -w 2` (sync workers) on 127.0.0.1 against one scratch PostgreSQL
-database `gridgov_bench_ingest` (the app's migrations, the demo county, no events). The load
-generator is 32 concurrent clients (4 processes × 8 threads, stdlib http.client) on the same
-machine, posting JSON reports without photos:
+Both apps run under gunicorn with the production settings of config/gunicorn.conf.py and 2 workers,
+on 127.0.0.1, against one scratch PostgreSQL database `gridgov_bench_ingest` (the app's migrations,
+the demo county, no events). The load generator is 32 concurrent clients (4 processes × 8 threads,
+stdlib http.client, keep-alive where the server allows it) on the same machine, posting JSON reports
+without photos:
   app   POST /api/v1/events with a bearer token (token lookup, validation, geofence, daily number,
-        event + log + outbox rows in one transaction, relay to Redis after commit as in production);
+        event + log + outbox rows in one transaction, the likely duplicates), deployed as in production:
+        a `flask jobs relay --follow` process relays the outbox rows to Redis (rq) as commits NOTIFY
+        it, so requests do not relay themselves (gridgov/jobs/follower.py); it runs on the same
+        machine throughout the app's rounds, and its CPU counts against the app;
   bare  POST /bare: parse the JSON, INSERT one row, commit.
-Each gets a warm-up, then N requests (default 20,000). Targets: app throughput ≥ 50 % of bare,
-app p99 ≤ 100 ms at 32 clients, zero errors.
+Each gets a warm-up, then N requests (default 20,000), sent in ROUNDS alternating rounds (bare, app,
+bare, app …) so a busy moment on the shared machine weighs on both. Throughput is requests over the
+summed seconds of a side's rounds; latencies are over all its requests. Targets: app throughput ≥ 50 %
+of bare, app p99 ≤ 100 ms at 32 clients, zero errors, every report stored, the outbox relayed.
 
-Run: python bench/ingest.py [--requests 20000] [--clients 32] [--keep]
+Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--keep]
      (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -101,8 +108,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+WORKERS = 2
+
+
 def start_gunicorn(target: str, port: int, env: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "-w", str(WORKERS),
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", target]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -113,6 +125,34 @@ def start_gunicorn(target: str, port: int, env: dict) -> subprocess.Popen:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"gunicorn {target} did not start")
+
+
+@contextlib.contextmanager
+def relay_follower(env: dict, queue: str):
+    """A real `flask jobs relay --follow` process, as deployed beside the web workers."""
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    key = f"gridgov:relay-follower:{queue}"  # gridgov.jobs.follower.heartbeat_key
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not conn.exists(key):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the relay follower did not start")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def gunicorn_settings() -> str:
+    """The worker settings config/gunicorn.conf.py gives, for the report."""
+    namespace: dict = {}
+    exec(compile(GUNICORN_CONF.read_text(), str(GUNICORN_CONF), "exec"), namespace)
+    threads = namespace.get("threads", 1)
+    return f"worker_class={namespace.get('worker_class', 'sync')} threads={threads} workers={WORKERS}"
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -162,24 +202,31 @@ def _client_process(port: int, path: str, headers: dict, bodies: list[bytes], th
     return start, time.time(), results
 
 
-def run_load(port: int, path: str, headers: dict, bodies: list[bytes], clients: int) -> dict:
+def run_load(pool: ProcessPoolExecutor, port: int, path: str, headers: dict, bodies: list[bytes],
+             clients: int) -> tuple[float, list]:
+    """One round: (seconds from the first request to the last answer, [(latency, status)])."""
     per_process = clients // PROCESSES
     chunks = [bodies[i::PROCESSES] for i in range(PROCESSES)]
-    with ProcessPoolExecutor(PROCESSES) as pool:
-        futures = [pool.submit(_client_process, port, path, headers, chunk, per_process) for chunk in chunks]
-        outcomes = [f.result() for f in futures]
+    futures = [pool.submit(_client_process, port, path, headers, chunk, per_process) for chunk in chunks]
+    outcomes = [f.result() for f in futures]
     start = min(o[0] for o in outcomes)
     end = max(o[1] for o in outcomes)
-    results = [r for o in outcomes for r in o[2]]
+    return end - start, [r for o in outcomes for r in o[2]]
+
+
+def summary(rounds: list[tuple[float, list]]) -> dict:
+    seconds = sum(r[0] for r in rounds)
+    results = [x for r in rounds for x in r[1]]
     latencies = sorted(r[0] for r in results)
     errors = sum(1 for r in results if r[1] not in (200, 201))
 
     def pct(q):
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
-    return {"requests": len(results), "seconds": end - start, "rps": len(results) / (end - start),
+    return {"requests": len(results), "seconds": seconds, "rps": len(results) / seconds,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000, "errors": errors,
-            "statuses": sorted({r[1] for r in results})}
+            "statuses": sorted({r[1] for r in results}),
+            "round_rps": [len(r[1]) / r[0] for r in rounds]}
 
 
 LEAF_CATEGORIES = ("0101", "0102", "0103", "0104", "0105", "0201", "0202", "0301", "0302", "0303", "0401", "0402",
@@ -208,14 +255,16 @@ def clear_queue(queue: str) -> None:
 def show(name: str, r: dict) -> None:
     print(f"  {name:5s} {r['requests']:6d} requests in {r['seconds']:6.2f} s = {r['rps']:8.1f} req/s   "
           f"p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   max {r['max_ms']:7.1f} ms   "
-          f"errors {r['errors']}  statuses {r['statuses']}")
+          f"errors {r['errors']}  statuses {r['statuses']}   rounds: "
+          + " ".join(f"{x:.0f}" for x in r["round_rps"]) + " req/s")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--reports", "--requests", dest="requests", type=int, default=20000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and leave servers' logs")
     args = parser.parse_args()
 
@@ -226,36 +275,51 @@ def main() -> int:
     env = dict(os.environ, DATABASE_URL=SCRATCH.url, BARE_DATABASE_URL=SCRATCH.url, REDIS_URL=REDIS_URL,
                GRIDGOV_RQ_QUEUE=queue, GRIDGOV_INSTANCE_DIR=str(tmp), SECRET_KEY="bench-secret")
     app_port, bare_port = free_port(), free_port()
-    app_proc = start_gunicorn("wsgi:app", app_port, env)
-    bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    try:
-        print(f"ingest: gunicorn -w 2, PostgreSQL {DB_NAME}, {args.clients} clients, {args.requests} JSON reports "
-              f"each, {os.cpu_count()} CPUs shared by servers, database and load generator")
-        run_load(bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
-        run_load(app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
-        bare = run_load(bare_port, "/bare", headers, make_bodies(points, args.requests, "b"), args.clients)
-        app = run_load(app_port, "/api/v1/events", headers, make_bodies(points, args.requests, "a"), args.clients)
-    finally:
-        stop(app_proc)
-        stop(bare_proc)
-        clear_queue(queue)
+    bare_bodies = make_bodies(points, args.requests, "b")
+    app_bodies = make_bodies(points, args.requests, "a")
+    chunk = -(-args.requests // args.rounds)
+    bare_rounds, app_rounds = [], []
+    print(f"ingest: gunicorn -c config/gunicorn.conf.py ({gunicorn_settings()}), PostgreSQL {DB_NAME}, "
+          f"{args.clients} clients, {args.requests} JSON reports each in {args.rounds} alternating rounds, "
+          f"{os.cpu_count()} CPUs shared by servers, relay follower, database and load generator")
+    print("  outbox: a `flask jobs relay --follow` process relays it (as deployed); requests do not relay")
+    with contextlib.ExitStack() as stack:
+        stack.callback(clear_queue, queue)
+        app_proc = start_gunicorn("wsgi:app", app_port, env)
+        stack.callback(stop, app_proc)
+        bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
+        stack.callback(stop, bare_proc)
+        stack.enter_context(relay_follower(env, queue))
+        pool = stack.enter_context(ProcessPoolExecutor(PROCESSES))
+        run_load(pool, bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
+        run_load(pool, app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
+        for start in range(0, args.requests, chunk):
+            bare_rounds.append(run_load(pool, bare_port, "/bare", headers, bare_bodies[start:start + chunk],
+                                        args.clients))
+            app_rounds.append(run_load(pool, app_port, "/api/v1/events", headers, app_bodies[start:start + chunk],
+                                       args.clients))
+        time.sleep(2.0)  # the follower's last round
     with psycopg.connect(SCRATCH.url) as conn:
         stored = conn.execute("SELECT count(*) FROM events WHERE client_uuid LIKE 'a-%'").fetchone()[0]
+        unsent = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
     if not args.keep:
         SCRATCH.drop()
 
+    bare, app = summary(bare_rounds), summary(app_rounds)
     share = app["rps"] / bare["rps"]
     print("results:")
     show("bare", bare)
     show("app", app)
-    print(f"  events stored by the measured run: {stored} (expected {args.requests})")
+    print(f"  events stored by the measured run: {stored} (expected {args.requests}); "
+          f"outbox rows left unsent: {unsent}")
     checks = [
         (f"throughput app/bare = {share:.1%} (target ≥ {TARGET_SHARE:.0%})", share >= TARGET_SHARE),
         (f"app p99 = {app['p99_ms']:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms at {args.clients} clients)",
          app["p99_ms"] <= TARGET_P99_MS),
         (f"errors = {app['errors']} app, {bare['errors']} bare (target 0)", app["errors"] == 0 and bare["errors"] == 0),
         (f"rows = {stored} (target {args.requests})", stored == args.requests),
+        (f"outbox relayed: {unsent} unsent (target 0)", unsent == 0),
     ]
     for text, ok in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {text}")

@@ -32,6 +32,12 @@ REPORT_BODY = {
 }
 
 
+# Built once: a marshmallow schema instance deep-copies its declared fields when made, and loading
+# with one instance from many threads is safe (it keeps no per-call state).
+_REPORT_SCHEMA = ReportSchema()
+_ACTION_SCHEMA = ActionBody()
+
+
 def _validation_error(err: ma.ValidationError) -> AppError:
     return AppError("请求内容不符合要求", "Some fields are missing or invalid", status=422, code="unprocessable_entity",
                     details={"fields": err.messages})
@@ -45,7 +51,7 @@ def _report_fields() -> dict:
     else:
         raw = {k: v for k, v in request.form.items()}
     try:
-        return ReportSchema().load(raw, unknown=ma.EXCLUDE)
+        return _REPORT_SCHEMA.load(raw, unknown=ma.EXCLUDE)
     except ma.ValidationError as err:
         raise _validation_error(err) from None
 
@@ -148,7 +154,7 @@ def act(event_id: int, action: str):
     if not isinstance(raw, dict):
         raise AppError("请求体必须是 JSON 对象", "The body must be a JSON object", status=400, code="bad_json")
     try:
-        inputs = ActionBody().load(raw, unknown=ma.EXCLUDE)
+        inputs = _ACTION_SCHEMA.load(raw, unknown=ma.EXCLUDE)
     except ma.ValidationError as err:
         raise _validation_error(err) from None
     photos = inspect_uploads(request.files.getlist("photos")) if request.files else []

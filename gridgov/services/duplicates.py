@@ -1,8 +1,15 @@
-"""Likely duplicates (网格事件只报一次): open events of the same category, close by, recently reported."""
+"""Likely duplicates (网格事件只报一次): open events of the same category, close by, recently reported.
+
+Candidates come from a lon/lat box around the point (the `ix_events_lon_lat` index narrows to it), then
+the same category, an open state and the time window; the exact circle is checked in Python. The report
+statement (report_statement.py) runs the same candidate query inside its own statement, from
+`candidate_box` and CANDIDATES_SQL below, so both paths agree.
+"""
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -11,25 +18,67 @@ from gridgov.models import Event
 from gridgov.models.events import OPEN_STATES
 
 METRES_PER_DEGREE = 111_320.0
+CANDIDATE_FACTOR = 4  # candidates read per duplicate wanted: some fall outside the circle
 
 
-def likely_duplicates(event: Event, limit: int = 10) -> list[Event]:
+@dataclass(frozen=True)
+class Box:
+    min_lon: float
+    max_lon: float
+    min_lat: float
+    max_lat: float
+    since: datetime
+    until: datetime
+
+
+def candidate_box(lon: float, lat: float, reported_at: datetime) -> Box:
     radius = current_app.config["DUPLICATE_RADIUS_M"]
     window = timedelta(hours=current_app.config["DUPLICATE_WINDOW_HOURS"])
     dlat = radius / METRES_PER_DEGREE
-    dlon = radius / (METRES_PER_DEGREE * max(math.cos(math.radians(event.lat)), 0.1))
-    # The lon/lat index narrows to a box; the exact circle is checked below.
-    candidates = db.session.scalars(
-        db.select(Event).where(
-            Event.id != event.id, Event.category_code == event.category_code, Event.state.in_(OPEN_STATES),
-            Event.lon.between(event.lon - dlon, event.lon + dlon), Event.lat.between(event.lat - dlat, event.lat + dlat),
-            Event.reported_at >= event.reported_at - window, Event.reported_at <= event.reported_at + window,
-        ).order_by(Event.reported_at).limit(limit * 4)
-    ).all()
+    dlon = radius / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.1))
+    return Box(lon - dlon, lon + dlon, lat - dlat, lat + dlat, reported_at - window, reported_at + window)
 
-    def metres(other: Event) -> float:
-        x = (other.lon - event.lon) * METRES_PER_DEGREE * math.cos(math.radians(event.lat))
-        y = (other.lat - event.lat) * METRES_PER_DEGREE
-        return math.hypot(x, y)
+
+def within_radius(lon: float, lat: float, candidates, limit: int = 10) -> list:
+    """The candidates (anything with .lon and .lat) inside the radius, in the order given, at most `limit`."""
+    radius = current_app.config["DUPLICATE_RADIUS_M"]
+    scale = METRES_PER_DEGREE * math.cos(math.radians(lat))
+
+    def metres(other) -> float:
+        return math.hypot((other.lon - lon) * scale, (other.lat - lat) * METRES_PER_DEGREE)
 
     return [e for e in candidates if metres(e) <= radius][:limit]
+
+
+def likely_duplicates(event: Event, limit: int = 10) -> list[Event]:
+    box = candidate_box(event.lon, event.lat, event.reported_at)
+    # The box first, on its own (a materialised CTE on PostgreSQL): otherwise the planner may prefer
+    # a time-ordered index and read every event of the window, which grows with the day's reports.
+    near = (db.select(Event.id)
+            .where(Event.lon.between(box.min_lon, box.max_lon), Event.lat.between(box.min_lat, box.max_lat))
+            .cte("near").prefix_with("MATERIALIZED", dialect="postgresql"))
+    candidates = db.session.scalars(
+        db.select(Event).where(
+            Event.id.in_(db.select(near.c.id)), Event.id != event.id, Event.category_code == event.category_code,
+            Event.state.in_(OPEN_STATES), Event.reported_at >= box.since, Event.reported_at <= box.until,
+        ).order_by(Event.reported_at).limit(limit * CANDIDATE_FACTOR)
+    ).all()
+    return within_radius(event.lon, event.lat, candidates, limit)
+
+
+# PostgreSQL text of the query above, for a statement that has not inserted its event yet (so no
+# `id <>`): parameters d_category, d_states (array), d_min_lon … d_until, d_limit.
+CANDIDATES_SQL = (
+    "WITH near AS MATERIALIZED (SELECT id, number, state, lon, lat, category_code, reported_at FROM events "
+    "WHERE lon BETWEEN %(d_min_lon)s AND %(d_max_lon)s AND lat BETWEEN %(d_min_lat)s AND %(d_max_lat)s) "
+    "SELECT id, number, state, lon, lat, reported_at FROM near "
+    "WHERE category_code = %(d_category)s AND state = ANY(%(d_states)s) "
+    "AND reported_at >= %(d_since)s AND reported_at <= %(d_until)s "
+    "ORDER BY reported_at LIMIT %(d_limit)s"
+)
+
+
+def candidate_params(category_code: str, box: Box, limit: int = 10) -> dict:
+    return {"d_category": category_code, "d_states": list(OPEN_STATES), "d_min_lon": box.min_lon,
+            "d_max_lon": box.max_lon, "d_min_lat": box.min_lat, "d_max_lat": box.max_lat,
+            "d_since": box.since, "d_until": box.until, "d_limit": limit * CANDIDATE_FACTOR}

@@ -10,25 +10,33 @@ two racing first attempts both try to insert and the loser, on the constraint, r
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import shapely
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from geo.crs import normalize_crs, to_wgs84
 from gridgov.errors import AppError
 from gridgov.extensions import db
 from gridgov.jobs import outbox
 from gridgov.models import Area, Category, Event, User
-from gridgov.services import geofence
+from gridgov.services import geofence, report_statement
 from gridgov.services.areas import recent_area_version
 from gridgov.services.audit import append_log
-from gridgov.services.duplicates import likely_duplicates
+from gridgov.services.duplicates import candidate_box, likely_duplicates, within_radius
 from gridgov.services.photos import attach_photos, discard_unreferenced
-from gridgov.services.numbering import next_event_number
+from gridgov.services.numbering import local_day, next_event_number
+from gridgov.services.tokens import forget_all as forget_tokens
 from gridgov.timeutil import utcnow
 from gridgov.services.workflow import fire_action
+from workflows.audit import GENESIS
+
+logger = logging.getLogger(__name__)
 
 MAX_DESCRIPTION = 2000
 
@@ -85,22 +93,19 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
     """`photos` are the report's pictures; with `self_resolve`, `resolve_photos` are the after-photos
     of the on-the-spot fix (without them, `photos` serve as the result, as before)."""
     client_uuid = _clean_uuid(client_uuid)
+    if not (photos or resolve_photos or self_resolve) and lon is not None and lat is not None:
+        result = _report_in_one_statement(
+            user=user, category=category, description=description, lon=lon, lat=lat, crs=crs, urgency=urgency,
+            address=address, client_uuid=client_uuid, source=source, accuracy_m=accuracy_m,
+            caller_name=caller_name, caller_phone=caller_phone, workflow=workflow, at=at)
+        if result is not None:
+            return result
     replay = _existing(client_uuid)
     if replay is not None:
         return ReportResult(replay, False, [])
     cat = _category(category)
-    description = (description or "").strip()
-    if not description:
-        raise AppError("请填写事件描述", "Please describe the event", status=422, code="missing_description")
-    if len(description) > MAX_DESCRIPTION:
-        raise AppError(f"描述不能超过 {MAX_DESCRIPTION} 字", f"Description is limited to {MAX_DESCRIPTION} characters",
-                       status=422, code="description_too_long")
-    try:
-        urgency = int(urgency or 1)
-    except (TypeError, ValueError):
-        urgency = 0
-    if urgency not in (1, 2, 3):
-        raise AppError("紧急程度应为 1、2 或 3", "Urgency must be 1, 2 or 3", status=422, code="bad_urgency")
+    description = _description(description)
+    urgency = _urgency(urgency)
     if lon is None and lat is None:
         if not (address or "").strip():
             raise AppError("请提供位置或地址", "Give a position or an address", status=422, code="missing_location")
@@ -108,21 +113,15 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         wlon, wlat = _county_centre()
         location = None
     else:
-        crs = normalize_crs(crs)
-        orig_lon, orig_lat = float(lon), float(lat)
-        wlon, wlat = to_wgs84(lon, lat, crs)
-        location = geofence.current_index().locate(wlon, wlat)
+        crs, orig_lon, orig_lat, wlon, wlat, location = _position(lon, lat, crs)
     now = (at or utcnow()).replace(microsecond=0)
     event = Event(
-        number=next_event_number(now, current_app.config["GRIDGOV_TIMEZONE"]), client_uuid=client_uuid,
-        workflow=workflow or cat.workflow or "default", category_code=cat.code, description=description,
-        urgency=urgency, source=source, lon=wlon, lat=wlat, orig_lon=orig_lon, orig_lat=orig_lat, orig_crs=crs,
-        accuracy_m=accuracy_m, address=(address or "")[:300], county_code=county_code(),
-        township_code=getattr(location, "township", None), village_code=getattr(location, "village", None),
-        grid_code=getattr(location, "grid", None),
-        grid_distance_m=None if location is None or location.grid is None else round(location.distance_m, 1),
-        reporter_id=getattr(user, "id", None), caller_name=caller_name, caller_phone=caller_phone,
-        state="reported", reported_at=now,
+        number=next_event_number(now, current_app.config["GRIDGOV_TIMEZONE"]),
+        workflow=workflow or cat.workflow or "default",
+        **_event_values(user=user, category_code=cat.code, description=description, urgency=urgency, source=source,
+                        wlon=wlon, wlat=wlat, orig_lon=orig_lon, orig_lat=orig_lat, crs=crs, accuracy_m=accuracy_m,
+                        address=address, location=location, caller_name=caller_name, caller_phone=caller_phone,
+                        client_uuid=client_uuid, now=now),
     )
     event.category = cat  # already loaded: the answer's category name needs no query
     stored = []
@@ -132,18 +131,14 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
         # Self-resolved without separate after-photos: the photos are the result, attached by the action.
         if photos and (not self_resolve or resolve_photos):
             stored = attach_photos(event, photos, kind="report", user=user)
-        distance = None if location is None or location.distance_m == float("inf") else round(location.distance_m, 1)
         append_log(event, action="report", from_state=None, to_state="reported", actor=user, comment=description,
-                   first=True,
-                   data={"grid": getattr(location, "grid", None), "distance_m": distance, "crs": crs,
-                         "photos": [p.sha256 for p in stored], "source": source}, at=now)
-        outbox.add("notify", {"event_id": event.id, "topic": "event_reported", "audience": ["township_dispatchers"]},
-                   dedupe_key=f"notify:{event.id}:reported")
+                   first=True, data=_log_data(location, crs, [p.sha256 for p in stored], source), at=now)
+        outbox.add(**_reported_notice(event.id))
         if self_resolve:
             db.session.flush()
             fire_action(event.id, "self_resolve", user=user, inputs={"comment": resolve_comment or description},
                         photos=list(resolve_photos) or photos, commit=False, at=now)
-        _commit_keeping(event)
+        _commit_keeping()
     except IntegrityError:
         db.session.rollback()
         _discard(stored)
@@ -158,7 +153,130 @@ def report_event(*, user: User | None, category: str, description: str, lon, lat
     return ReportResult(event, True, likely_duplicates(event) if location is not None else [])
 
 
-def _commit_keeping(event: Event) -> None:
+def _description(description: str | None) -> str:
+    description = (description or "").strip()
+    if not description:
+        raise AppError("请填写事件描述", "Please describe the event", status=422, code="missing_description")
+    if len(description) > MAX_DESCRIPTION:
+        raise AppError(f"描述不能超过 {MAX_DESCRIPTION} 字", f"Description is limited to {MAX_DESCRIPTION} characters",
+                       status=422, code="description_too_long")
+    return description
+
+
+def _urgency(urgency) -> int:
+    try:
+        urgency = int(urgency or 1)
+    except (TypeError, ValueError):
+        urgency = 0
+    if urgency not in (1, 2, 3):
+        raise AppError("紧急程度应为 1、2 或 3", "Urgency must be 1, 2 or 3", status=422, code="bad_urgency")
+    return urgency
+
+
+def _position(lon, lat, crs):
+    """(crs, original lon, lat, WGS-84 lon, lat, location) of a reported point; raises InvalidCoordinate
+    or UnknownCRS."""
+    crs = normalize_crs(crs)
+    wlon, wlat = to_wgs84(lon, lat, crs)
+    return crs, float(lon), float(lat), wlon, wlat, geofence.current_index().locate(wlon, wlat)
+
+
+def _event_values(*, user, category_code, description, urgency, source, wlon, wlat, orig_lon, orig_lat, crs,
+                  accuracy_m, address, location, caller_name, caller_phone, client_uuid, now) -> dict:
+    """The new event's columns (all but its number and workflow), the same on both paths."""
+    return dict(
+        client_uuid=client_uuid, category_code=category_code, description=description, urgency=urgency,
+        source=source, lon=wlon, lat=wlat, orig_lon=orig_lon, orig_lat=orig_lat, orig_crs=crs,
+        accuracy_m=accuracy_m, address=(address or "")[:300], county_code=county_code(),
+        township_code=getattr(location, "township", None), village_code=getattr(location, "village", None),
+        grid_code=getattr(location, "grid", None),
+        grid_distance_m=None if location is None or location.grid is None else round(location.distance_m, 1),
+        reporter_id=getattr(user, "id", None), caller_name=caller_name, caller_phone=caller_phone,
+        state="reported", reported_at=now,
+    )
+
+
+def _log_data(location, crs: str, photo_hashes: list[str], source: str) -> dict:
+    distance = None if location is None or location.distance_m == float("inf") else round(location.distance_m, 1)
+    return {"grid": getattr(location, "grid", None), "distance_m": distance, "crs": crs, "photos": photo_hashes,
+            "source": source}
+
+
+def _reported_notice(event_id: int) -> dict:
+    """The outbox row of a new report: the township's dispatchers hear of it."""
+    return {"kind": "notify", "payload": {"event_id": event_id, "topic": "event_reported",
+                                          "audience": ["township_dispatchers"]},
+            "dedupe_key": f"notify:{event_id}:reported"}
+
+
+def _report_in_one_statement(*, user, category, description, lon, lat, crs, urgency, address, client_uuid, source,
+                             accuracy_m, caller_name, caller_phone, workflow, at) -> ReportResult | None:
+    """The common report — a point, no photos, not self-resolved — written by one statement on
+    PostgreSQL (report_statement.py). None when it does not apply, or when anything is unusual (bad
+    input, unknown category, a description holding the statement's sentinel): the ORM path below then
+    decides, with its own checks and errors, so both paths answer alike."""
+    session = db.session()
+    if (category is None or len(category) != 4 or not report_statement.supported(session)):
+        return None
+    try:
+        description = _description(description)
+        urgency = _urgency(urgency)
+        crs, orig_lon, orig_lat, wlon, wlat, location = _position(lon, lat, crs)
+    except Exception:  # the ORM path raises the same error, after looking for a replay
+        return None
+    now = (at or utcnow()).replace(microsecond=0)
+    values = _event_values(user=user, category_code=category, description=description, urgency=urgency,
+                           source=source, wlon=wlon, wlat=wlat, orig_lon=orig_lon, orig_lat=orig_lat, crs=crs,
+                           accuracy_m=accuracy_m, address=address, location=location, caller_name=caller_name,
+                           caller_phone=caller_phone, client_uuid=client_uuid, now=now)
+    # The columns append_log would give the first row (seq 1, chained to GENESIS).
+    log = dict(seq=1, action="report", from_state=None, to_state="reported", actor_id=getattr(user, "id", None),
+               actor_role=getattr(user, "role", None) or "system", at=now, comment=description,
+               data=_log_data(location, crs, [], source), prev_hash=GENESIS)
+    notice = _reported_notice(report_statement.SENTINEL)
+    try:
+        written = report_statement.write_report(
+            session, event=values, log=log, notice=notice,
+            day=local_day(now, current_app.config["GRIDGOV_TIMEZONE"]), workflow=workflow,
+            reporter_id=values["reporter_id"], box=candidate_box(wlon, wlat, now))
+    except report_statement.NotWritable:
+        return None
+    except IntegrityError:
+        db.session.rollback()
+        winner = _existing(client_uuid)
+        if winner is not None:  # a concurrent retry of the same report won the insert
+            return ReportResult(winner, False, [])
+        raise
+    except report_statement.HashMismatch:
+        db.session.rollback()
+        logger.exception("report statement: hash mismatch; writing through the ORM instead")
+        return None
+    if written.prior_id is not None:
+        return ReportResult(_existing(client_uuid), False, [])
+    if not written.reporter_active:  # a cached login of an account deactivated meanwhile
+        forget_tokens()
+        raise AppError("账号已停用", "The account is disabled", status=403, code="account_disabled")
+    if written.event_id is None:
+        return None  # unknown or inactive category: the ORM path says which
+    # The outbox row is committed (by the statement itself, or now): the after-commit hook relays it
+    # unless a relay follower does (gridgov/jobs/setup.py). Committing a session that holds no
+    # connection sends nothing; it runs that hook.
+    outbox.note_pending(session)
+    _commit_keeping()
+    event = Event(id=written.event_id, number=written.number, workflow=written.workflow, log_seq=1,
+                  log_hash=written.log_hash, **written.event_values)
+    # The answer's event, as if loaded: attached to the session without a query.
+    make_transient_to_detached(event)
+    session.add(event)
+    cat = session.identity_map.get(identity_key(Category, (category,)))
+    if cat is None:
+        cat = report_statement.category_stub(category, written.category_name)
+        session.add(cat)
+    set_committed_value(event, "category", cat)
+    return ReportResult(event, True, within_radius(wlon, wlat, written.candidates))
+
+
+def _commit_keeping() -> None:
     """Commit without expiring the session's objects: the new event's attributes are exactly what
     this transaction wrote, so the answer and the duplicate check need no reload (one query less)."""
     session = db.session()
