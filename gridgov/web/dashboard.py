@@ -260,7 +260,8 @@ def export_report_csv():
     if grouping not in stats.GROUPINGS:
         abort(400)
     name = f"stats_{grouping}_{q.period.first:%Y%m%d}-{q.period.last:%Y%m%d}.csv"
-    return Response(exports.report_csv(q, grouping), mimetype="text/csv; charset=utf-8",
+    # The body is generated while the server sends it, after the view returned: keep the context alive.
+    return Response(stream_with_context(exports.report_csv(q, grouping)), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 
 

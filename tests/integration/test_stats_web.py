@@ -137,3 +137,15 @@ def test_csv_report_and_event_exports(seeded):
     xlsx = client.get("/dashboard/export/events.xlsx", query_string=dict(PERIOD, figure="overdue"))
     sheet = load_workbook(io.BytesIO(xlsx.data), read_only=True)["事件清单"]
     assert sum(1 for _ in sheet.iter_rows(min_row=2)) == body["total"]["overdue"]
+
+
+def test_csv_report_streams_after_the_request_is_over(app):
+    """Regression: the report CSV's rows were computed lazily, while the server sends the body — after the
+    request's app context is gone — so the download broke off with 'Working outside of application context'.
+    Tests that push an app context of their own (app_ctx) could not see it; here nothing is pushed."""
+    client = app.test_client()
+    login(client, "demo_supervisor")
+    response = client.get("/dashboard/export/report.csv", query_string=dict(PERIOD, group_by="township"))
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["代码", "乡镇/街道", "上报数"]  # the rows' query ran while the body was sent
