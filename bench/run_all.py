@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["geofence", "workflow", "sweep", "stats", "ingest"]
+BENCHES = ["geofence", "workflow", "sweep", "stats", "ingest", "soak"]
 VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 
 
