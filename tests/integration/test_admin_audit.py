@@ -100,13 +100,17 @@ def test_each_user_and_token_action_writes_one_row_with_its_fields(client):
         db.session.refresh(user)
         assert user.locked_until is None
 
-        _, first = issue_token(user, 1, label="old phone")
+        old_phone, first = issue_token(user, 1, label="old phone")
         _, second = issue_token(user, 1, label="new phone")
         first_id, second_id = first.id, second.id
+        phone = client.application.test_client()
+        bearer = {"Authorization": f"Bearer {old_phone}"}
+        assert phone.get("/api/v1/events?per_page=1", headers=bearer).status_code == 200  # (and cached)
         before = last_seq()
         client.post(f"/admin/users/{user.id}/tokens/revoke", data={"token_id": str(first_id)})
         expect(only_new_row(before), "token.revoke", admin, "user", user.id, token_ids=[first_id],
                labels=["old phone"])
+        assert phone.get("/api/v1/events?per_page=1", headers=bearer).status_code == 401  # refused at once
         before = last_seq()
         client.post(f"/admin/users/{user.id}/tokens/revoke", data={"all": "1"})
         expect(only_new_row(before), "token.revoke", admin, "user", user.id, token_ids=[second_id])

@@ -113,6 +113,8 @@ def harmful_body(endpoint: str, world, role: str) -> dict:
                                        "area_code": "330521", "display_name": "intruder"}},
         "admin.update_user": {"form": {"role": "admin", "area_code": "330521", "display_name": "x", "active": "1"}},
         "admin.reset_password": {"form": {"password": "Intruder-pass-123"}},
+        "admin.unlock_user": {"form": {}},
+        "admin.revoke_tokens": {"form": {"all": "1"}},  # the worker's phone would lose its token
         "admin.save_department": {"form": {"code": "330521-ZZ", "name": "越权部门", "level": "county",
                                            "area_code": "330521", "active": "1"}},
         "admin.update_category": {"form": {"time_limit": "1", "time_unit": "natural_hours", "active": "1"}},
