@@ -15,7 +15,7 @@ After the day the phones flush what they still hold, the workers drain, and the 
   no half-written rows; every outbox row sent and its notifications made; one notification per dedupe
   key; every SMS delivered and seen by the gateway (a resend only after a killed worker); audit intact.
 
-Run:  python bench/soak.py [--minutes 10] [--no-faults] [--report-rate 4] [--keep]
+Run:  python bench/soak.py [--minutes 10] [--no-faults] [--report-rate 3] [--keep]
       python bench/soak.py --short          # 45 s day, compressed faults (tests/ops/test_soak_short.py)
 Needs /usr/lib/postgresql/15/bin/{initdb,pg_ctl} and redis-server; as root, initdb runs as `postgres`.
 """
@@ -41,6 +41,9 @@ from bench.soak_load import ACCEPTABLE, REPORT_ROUTE, Day, LoadConfig, SmsGatewa
 from bench.soak_stack import Stack, missing_prerequisites  # noqa: E402
 
 
+RESTART_GRACE_S = 30  # requests that were waiting on the old connections finish within this
+
+
 def log(text: str) -> None:
     print(text, flush=True)
 
@@ -62,6 +65,7 @@ class Faults:
         self.done: list[str] = []
         self.errors: list[str] = []
         self.hard_rq_kills = 0
+        self.pg_restarts: list[tuple[float, float]] = []  # (began, back) in seconds of the day
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="faults", daemon=True)
 
@@ -97,7 +101,9 @@ class Faults:
 
     def restart_postgres(self) -> None:
         self.note("pg_ctl restart -m fast …")
+        began = time.monotonic() - self.t0
         took = self.stack.restart_postgres()
+        self.pg_restarts.append((began, began + took))
         self.note(f"PostgreSQL is back ({took:.1f} s restart)")
 
     def stop_redis(self) -> None:
@@ -132,6 +138,7 @@ def backlog(stack: Stack) -> dict:
         if has_done:  # sent to rq but its job has not run to the end (yet, or Redis lost it)
             out["outbox_not_done"] = conn.execute(
                 "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL AND done_at IS NULL").fetchone()[0]
+            out["outbox_done"] = conn.execute("SELECT count(*) FROM outbox WHERE done_at IS NOT NULL").fetchone()[0]
     connection = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
     queue = Queue("gridgov", connection=connection)
     out["queued"] = queue.count
@@ -142,22 +149,35 @@ def backlog(stack: Stack) -> dict:
     return out
 
 
-def drain(stack: Stack, timeout: float) -> tuple[bool, dict, float]:
-    """Wait until the outbox is sent, the queue and registries are empty and every SMS went out."""
-    started = time.monotonic()
-    quiet, state = 0, {}
-    while time.monotonic() - started < timeout:
+def drain(stack: Stack, stall_timeout: float, cap: float = 3600.0) -> tuple[bool, dict, float, float]:
+    """Wait until the outbox is sent and done, the queue and registries are empty and every SMS went out.
+    Gives up when nothing moved for `stall_timeout` seconds (or after `cap`). Returns also the rate at
+    which outbox jobs finished meanwhile (jobs/s)."""
+    started = last_progress = time.monotonic()
+    quiet, state, left, done_at_start = 0, {}, None, None
+    while time.monotonic() - started < cap and time.monotonic() - last_progress < stall_timeout:
         try:
             state = backlog(stack)
         except Exception as exc:  # noqa: BLE001
             state = {"error": str(exc)}
-        idle = "error" not in state and all(state.get(k, 0) == 0 for k in (
-            "outbox_unsent", "outbox_not_done", "sms_undelivered", "queued", "running", "scheduled"))
-        quiet = quiet + 1 if idle else 0
+        if "error" not in state:
+            if done_at_start is None:
+                done_at_start = state.get("outbox_done", 0)
+                log(f"backlog when the phones were done: {state}")
+            now_left = sum(state.get(k, 0) for k in WORK_LEFT)
+            if left is None or now_left < left:
+                last_progress = time.monotonic()
+            left = now_left
+        quiet = quiet + 1 if "error" not in state and left == 0 else 0
         if quiet >= 3:
-            return True, state, time.monotonic() - started
+            break
         time.sleep(1.0)
-    return False, state, time.monotonic() - started
+    took = time.monotonic() - started
+    rate = (state.get("outbox_done", 0) - (done_at_start or 0)) / took if took and "error" not in state else 0.0
+    return quiet >= 3, state, took, rate
+
+
+WORK_LEFT = ("outbox_unsent", "outbox_not_done", "sms_undelivered", "queued", "running", "scheduled")
 
 
 def failed_job_samples(stack: Stack, limit: int = 3) -> list[str]:
@@ -207,7 +227,7 @@ def main() -> int:
     parser.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--short", action="store_true",
                         help="the test suite's variant: 45 s day, fewer people, faults compressed (no Redis stop)")
-    parser.add_argument("--report-rate", type=float, default=None, help="reports per second (default 4; short 2)")
+    parser.add_argument("--report-rate", type=float, default=None, help="reports per second (default 3; short 2)")
     parser.add_argument("--workers", type=int, default=None, help="grid workers (default 300)")
     parser.add_argument("--dispatchers", type=int, default=None, help="default 20")
     parser.add_argument("--handlers", type=int, default=None, help="default 50")
@@ -217,7 +237,8 @@ def main() -> int:
     parser.add_argument("--demo-events", type=int, default=None, help="history the demo county starts with")
     parser.add_argument("--redis-down", type=float, default=None,
                         help="seconds Redis stays stopped (default 60; 0 = no Redis fault, the short default)")
-    parser.add_argument("--drain-timeout", type=float, default=None)
+    parser.add_argument("--drain-timeout", type=float, default=None,
+                        help="give up draining after this many seconds without progress (default 300; short 120)")
     parser.add_argument("--pg-port", type=int, default=55433)
     parser.add_argument("--redis-port", type=int, default=6391)
     parser.add_argument("--json-out", default=None, help="also write the figures and checks as JSON here")
@@ -227,14 +248,14 @@ def main() -> int:
     if short and args.minutes == 10.0:
         args.minutes = 0.75
     pick = lambda value, full, small: value if value is not None else (small if short else full)  # noqa: E731
-    args.report_rate = pick(args.report_rate, 4.0, 2.0)
+    args.report_rate = pick(args.report_rate, 3.0, 2.0)
     args.workers = pick(args.workers, 300, 40)
     args.dispatchers = pick(args.dispatchers, 20, 5)
     args.handlers = pick(args.handlers, 50, 10)
     args.supervisors = pick(args.supervisors, 5, 2)
     args.demo_events = pick(args.demo_events, 300, 20)
     args.redis_down = pick(args.redis_down, 60.0, 0.0)
-    args.drain_timeout = pick(args.drain_timeout, 360.0, 150.0)
+    args.drain_timeout = pick(args.drain_timeout, 300.0, 120.0)
     if short:
         args.web_workers = min(args.web_workers, 2)
 
@@ -339,8 +360,9 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
     seconds = day.finish()
     flush_took = time.monotonic() - day.t0 - seconds
     log(f"day over after {seconds:.0f} s; phones flushed their outboxes in {flush_took:.1f} s")
-    drained, state, drain_took = drain(stack, args.drain_timeout)
-    log(f"workers {'drained' if drained else 'did NOT drain'} in {drain_took:.0f} s: {state}")
+    drained, state, drain_took, job_rate = drain(stack, args.drain_timeout)
+    log(f"workers {'drained' if drained else 'did NOT drain'} in {drain_took:.0f} s "
+        f"({job_rate:.1f} outbox jobs/s finished meanwhile): {state}")
     failed_jobs = failed_job_samples(stack) if state.get("failed_jobs") else []
 
     run_file = workdir / "run.json"
@@ -410,6 +432,12 @@ def run(args, stack: Stack, gateway: SmsGateway, workdir: Path) -> tuple[bool, d
                    f"{sum(other_4xx.values())} {other_4xx or ''}"))
     checks.append(("every report acknowledged in the end (the phones gave up on none)", not day.failed,
                    f"{len(day.failed)} given up" + (f", e.g. {next(iter(day.failed.values()))}" if day.failed else "")))
+    # A 503 is the documented answer while the database restarts; anywhere else it means trouble.
+    stray_503 = [t for t, _route, outcome in rec.timeline if outcome == "503 Retry-After"
+                 and not any(began - 1 <= t <= back + RESTART_GRACE_S for began, back in faults.pg_restarts)]
+    checks.append((f"503s only while PostgreSQL restarted (up to {RESTART_GRACE_S} s after it was back)",
+                   not stray_503, f"{totals.get('503 Retry-After', 0)} in all, {len(stray_503)} outside"
+                   + (f", first at t={stray_503[0]} s" if stray_503 else "")))
     checks.append(("replays after a 2xx answered 200 with the same event", not day.replay_mismatch,
                    f"{len(day.replay_mismatch)} mismatches"))
     checks.append(("faults made as planned", not faults.errors, "; ".join(faults.errors) or

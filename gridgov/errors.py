@@ -151,6 +151,20 @@ def register(app: Flask) -> None:
         body.headers["Retry-After"] = "5"
         return body
 
+    @app.teardown_appcontext
+    def _close_session_despite_lost_connection(_exc=None):
+        # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+        # A database restart can cut the connection after the answer was made; the session's closing
+        # ROLLBACK then fails. The transaction is gone with the connection (SQLAlchemy has invalidated
+        # it), so that must not turn a finished request into a 500: forget the session and go on.
+        from gridgov.extensions import db
+
+        try:
+            db.session.remove()
+        except DBAPIError as exc:
+            app.logger.warning("database connection lost while closing the session: %s", exc.orig)
+            db.session.registry.clear()
+
     @app.errorhandler(Exception)
     def _domain(exc: Exception):
         status = status_for(exc)
