@@ -6,7 +6,8 @@ from pathlib import Path
 from flask import Flask
 
 from config import load_settings
-from gridgov import security
+from gridgov import request_guard, security
+from gridgov.routing import register_converters
 from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for, normalize_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,11 +38,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
     security.register(app)
+    request_guard.register(app)
     return app
 
 

@@ -1,8 +1,12 @@
 """Time helpers: the database stores naive UTC; people see the configured local zone."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
+
+# The days a request may name. Instants are converted between zones and periods into month buckets:
+# year 1 or 9999 would overflow `datetime` on the way, and nothing here happened before 1970.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def utcnow() -> datetime:

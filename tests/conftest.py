@@ -131,23 +131,28 @@ def app(backend, tmp_path_factory):
 EVENT_TABLES = ("stats_month_cache", "notifications", "outbox", "extensions", "supervisions", "event_log", "photos", "tasks")
 
 
+def wipe_event_data() -> None:
+    """Delete every event and what hangs off it, tokens and counters (areas, users, catalog stay)."""
+    from gridgov.extensions import db
+    from sqlalchemy import text
+
+    db.session.rollback()
+    for table in EVENT_TABLES:
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("UPDATE events SET duplicate_of = NULL"))
+    db.session.execute(text("DELETE FROM events"))
+    db.session.execute(text("DELETE FROM api_tokens"))
+    db.session.execute(text("DELETE FROM daily_counters"))
+    db.session.commit()
+    db.session.remove()
+
+
 @pytest.fixture
 def app_ctx(app):
     """An app context whose event data is wiped afterwards (areas, users, catalog stay)."""
     with app.app_context():
         yield app
-        from gridgov.extensions import db
-        from sqlalchemy import text
-
-        db.session.rollback()
-        for table in EVENT_TABLES:
-            db.session.execute(text(f"DELETE FROM {table}"))
-        db.session.execute(text("UPDATE events SET duplicate_of = NULL"))
-        db.session.execute(text("DELETE FROM events"))
-        db.session.execute(text("DELETE FROM api_tokens"))
-        db.session.execute(text("DELETE FROM daily_counters"))
-        db.session.commit()
-        db.session.remove()
+        wipe_event_data()
 
 
 @pytest.fixture

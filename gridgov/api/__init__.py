@@ -11,11 +11,17 @@ from flask_login import current_user
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFError, validate_csrf
 
+from gridgov.api.responses import ErrorBody
 from gridgov.errors import AppError
 from gridgov.extensions import csrf
 
 
 class GridgovApi(Api):
+    # Errors are documented as gridgov.errors sends them, per operation (gridgov.api.responses.errors),
+    # with no catch-all `default` that would make every status look documented.
+    ERROR_SCHEMA = ErrorBody
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
     def _register_error_handlers(self):  # gridgov.errors handles every error, API included
         pass
 
@@ -37,7 +43,8 @@ def init_api(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("API_SPEC_OPTIONS", {
-        "info": {"description": "网格化社会治理事件系统 JSON API. Errors: {error: {status, code, message, message_zh, message_en}}."},
+        "info": {"description": "网格化社会治理事件系统 JSON API. Errors: {error: {status, code, message, message_zh, "
+                                "message_en, details?}}; each operation lists the statuses it can answer."},
         "components": {"securitySchemes": {"bearerAuth": BEARER_SCHEME}},
         "security": [{"bearerAuth": []}],
     })

@@ -6,6 +6,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from gridgov.api import bearer_token
+from gridgov.api.responses import errors
 from gridgov.auth import authenticate
 from gridgov.errors import AppError
 from gridgov.extensions import limiter
@@ -30,6 +31,7 @@ class TokenResponse(ma.Schema):
 @blp.route("/token", methods=["POST"])
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
+@errors(blp, 400, 401, 423, 429, public=True)
 @blp.doc(security=[])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def create_token(body):
@@ -47,6 +49,7 @@ def create_token(body):
 
 @blp.route("/token", methods=["DELETE"])
 @blp.response(204)
+@errors(blp)
 def revoke_token():
     token = bearer_token()
     if not token or tokens.user_for_token(token) is None or not tokens.revoke_token(token):

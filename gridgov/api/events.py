@@ -1,13 +1,17 @@
 """/api/v1/events: report (JSON or multipart with photos), list, read, and fire actions."""
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 from flask import request
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
 from gridgov.access import EVENT_COLUMN_BY_LEVEL, area_level, visible_events_clause
-from gridgov.api.schemas import (ActionBody, EventDetail, EventListArgs, EventPage, ReportResponse, ReportSchema)
+from gridgov.api.responses import errors
+from gridgov.api.schemas import (CLIENT_UUID_PATTERN, ActionBody, EventDetail, EventListArgs, EventPage,
+                                 ReportResponse, ReportSchema)
 from gridgov.errors import AppError
 from gridgov.extensions import db
 from gridgov.models import Event
@@ -57,10 +61,13 @@ def _report_fields() -> dict:
 
 
 @blp.route("", methods=["POST"])
-@blp.doc(requestBody=REPORT_BODY, parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"},
-                                               "required": False}])
+@blp.doc(requestBody=REPORT_BODY, parameters=[{
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "pattern": CLIENT_UUID_PATTERN},
+    "description": "Your id for this report (or client_uuid): a retry with it answers 200 with the same event"}])
 @blp.response(201, ReportResponse)
 @blp.alt_response(200, schema=ReportResponse, description="A replay of an earlier report: the same event")
+@errors(blp, 400, 403, 409, 413, 422)
 @login_required
 def create_event():
     fields = _report_fields()
@@ -73,6 +80,11 @@ def create_event():
     fields.pop("client_uuid", None)
     result = report_event(user=current_user, client_uuid=client_uuid, photos=photos, source=source,
                           resolve_photos=after_photos, **fields)
+    if not result.created and result.event.reporter_id != current_user.id:
+        # The key names someone else's report: answering with it would show that event to anyone who
+        # guesses or reuses a key. Idempotency is per reporter.
+        raise AppError("该幂等键已用于他人的上报，请换一个", "This Idempotency-Key (client_uuid) belongs to another "
+                       "user's report; use a new one", status=409, code="idempotency_key_taken")
     body = presenters.event_summary(result.event, current_user)
     body["replay"] = not result.created
     body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state} for e in result.duplicates]
@@ -82,6 +94,7 @@ def create_event():
 @blp.route("", methods=["GET"])
 @blp.arguments(EventListArgs, location="query")
 @blp.response(200, EventPage)
+@errors(blp, 400)
 @login_required
 def list_events(args):
     query = db.select(Event).where(visible_events_clause(current_user))
@@ -122,6 +135,7 @@ def deadline_status_clause(status: str):
 
 @blp.route("/<int:event_id>", methods=["GET"])
 @blp.response(200, EventDetail)
+@errors(blp, 404)
 @login_required
 def get_event(event_id: int):
     event = load_visible_event(event_id, current_user)
@@ -129,23 +143,30 @@ def get_event(event_id: int):
     return body, 200, {"ETag": f'"{event.version}"'}
 
 
+# The ETag we send is the version in quotes; weak or bare forms are accepted. ASCII digits only:
+# str.isdigit() also admits "²", which int() then refuses.
+IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,10})"|([0-9]{1,10}))')
+
+
 def _if_match() -> int | None:
     header = request.headers.get("If-Match")
     if not header:
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    match = IF_MATCH.fullmatch(header.strip())
+    if match is None:
         raise AppError("If-Match 必须是事件版本号", "If-Match must be the event's version number", status=400,
                        code="bad_if_match")
-    return int(value)
+    return int(match.group(1) or match.group(2))
 
 
 @blp.route("/<int:event_id>/actions/<action>", methods=["POST"])
-@blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"}, "required": False,
+@blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": False,
+                      "schema": {"type": "string", "pattern": "^" + IF_MATCH.pattern + "$"},
                       "description": "The version (ETag) the client saw; a stale one gets 409"}],
          requestBody={"required": False, "content": {"application/json": {"schema": ActionBody},
                                                      "multipart/form-data": {"schema": ActionBody}}})
 @blp.response(200, EventDetail)
+@errors(blp, 400, 403, 404, 409, 413, 422)
 @login_required
 def act(event_id: int, action: str):
     raw = request.get_json(silent=True) if request.is_json else {k: v for k, v in request.form.items()}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_smorest import Blueprint
 
+from gridgov.api.responses import errors
+from gridgov.api.schemas import StatsResponse
 from gridgov.errors import AppError
 from gridgov.services import stats
 from gridgov.web.stats_filters import parse_filters, require_stats_user
@@ -25,8 +27,8 @@ STATS_PARAMETERS = [
     _query("group_by", "total, township, village, grid, department, category, subcategory, reporter, day, week, "
                        "month — one or a comma-separated list"),
     _query("period", "a preset (this_month, last_30_days, …) when from/to are not given"),
-    _query("from", "first day, YYYY-MM-DD (with to)", format="date"),
-    _query("to", "last day, YYYY-MM-DD (with from)", format="date"),
+    _query("from", "first day, YYYY-MM-DD (with to), 1970-01-01 … 2999-12-31", format="date"),
+    _query("to", "last day, YYYY-MM-DD (with from), at most three years after from", format="date"),
     _query("area", "area code inside the user's jurisdiction (default: the user's area)"),
     _query("category", "category code (major class or subclass)"),
     _query("department", "department code"),
@@ -45,7 +47,8 @@ def parse_groupings(value: str | None) -> list[str]:
 @bp.route("/stats", methods=["GET"])
 @bp.doc(summary="上报数、立案数、结案率… grouped", parameters=STATS_PARAMETERS,
         responses={"200": {"description": "period, area, total, groups (and rows for one grouping)",
-                           "content": {"application/json": {"schema": {"type": "object"}}}}})
+                           "content": {"application/json": {"schema": StatsResponse}}}})
+@errors(bp, 400, 403)
 def get_stats():
     user = require_stats_user()
     filters = parse_filters(request.args, user)

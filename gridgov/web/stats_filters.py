@@ -16,7 +16,7 @@ from flask_login import current_user
 from gridgov.access import area_covers, area_level
 from gridgov.errors import AppError
 from gridgov.services.stats import PRESETS, Period, StatsQuery, preset_period
-from gridgov.timeutil import utcnow
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY, utcnow
 
 STATS_ROLES = ("supervisor", "admin", "dispatcher")
 MAX_DAYS = 3 * 366
@@ -57,9 +57,13 @@ def _bad(zh: str, en: str, field: str) -> AppError:
 
 def _date(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise _bad(f"日期格式应为 YYYY-MM-DD：{field}", f"{field} must be a date YYYY-MM-DD", field) from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise _bad(f"日期超出范围（{EARLIEST_DAY} 至 {LATEST_DAY}）：{field}",
+                   f"{field} must lie between {EARLIEST_DAY} and {LATEST_DAY}", field)
+    return day
 
 
 def parse_filters(args, user) -> StatsFilters:

@@ -1,0 +1,81 @@
+"""Refuses text no database can store, once, before any view runs: NUL characters and lone surrogates.
+
+PostgreSQL's text types cannot hold U+0000 (psycopg refuses it before sending the query), and a lone
+UTF-16 surrogate — legal in JSON as an escape like \\ud800, illegal in UTF-8 — cannot be encoded for
+either database or for the audit hash. Reaching a query, either is a 500; checked here, it is a 400 with
+the usual bilingual message for every blueprint (JSON API, Open311, web forms), whatever field it hides
+in, without each schema and form having to remember.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Flask, request
+
+from gridgov.errors import AppError
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_DEPTH = 32
+
+
+class UnstorableText(AppError):
+    status, code = 400, "unstorable_text"
+
+    def __init__(self, where: str):
+        super().__init__("请求中含有无法保存的字符（NUL 或不成对的代理字符）",
+                         "The request contains characters that cannot be stored (NUL or an unpaired surrogate)",
+                         details={"field": where})
+
+
+def first_unstorable(value, where: str = "", depth: int = 0) -> str | None:
+    """Where the first unstorable string hides in a decoded JSON value (key or value), or None."""
+    if isinstance(value, str):
+        return (where or "body") if UNSTORABLE.search(value) else None
+    if depth > MAX_DEPTH:  # deeper than any body we accept; the schema refuses it anyway
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and UNSTORABLE.search(key):
+                return path
+            found = first_unstorable(item, path, depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = first_unstorable(item, f"{where}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _pairs():
+    """(where, text) for every piece of text a view could read: path, query, form, file names."""
+    for key, value in (request.view_args or {}).items():
+        yield f"path:{key}", value
+    for key, value in request.args.items(multi=True):
+        yield f"query:{key}", key
+        yield f"query:{key}", value
+    if request.mimetype in FORM_TYPES:
+        for key, value in request.form.items(multi=True):
+            yield f"form:{key}", key
+            yield f"form:{key}", value
+        for key, upload in request.files.items(multi=True):
+            yield f"file:{key}", upload.filename or ""
+
+
+def check_request() -> None:
+    for where, text in _pairs():
+        if isinstance(text, str) and UNSTORABLE.search(text):
+            raise UnstorableText(where)
+    if request.is_json:
+        found = first_unstorable(request.get_json(silent=True))
+        if found:
+            raise UnstorableText(found)
+
+
+def register(app: Flask) -> None:
+    app.before_request(check_request)
