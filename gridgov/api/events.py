@@ -87,8 +87,19 @@ def create_event():
                        "user's report; use a new one", status=409, code="idempotency_key_taken")
     body = presenters.event_summary(result.event, current_user)
     body["replay"] = not result.created
-    body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state} for e in result.duplicates]
+    body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state}
+                                 for e in visible_only(result.duplicates)]
     return body, (201 if result.created else 200)
+
+
+def visible_only(duplicates: list) -> list:
+    """Nearby events are a hint, not a way to see across the jurisdiction line (the desk filters them
+    alike). They may be plain rows (PostgreSQL's one-statement report), so ask the SQL twin of can_see."""
+    if not duplicates:
+        return []
+    ids = [d.id for d in duplicates]
+    visible = set(db.session.scalars(db.select(Event.id).where(Event.id.in_(ids), visible_events_clause(current_user))))
+    return [d for d in duplicates if d.id in visible]
 
 
 @blp.route("", methods=["GET"])

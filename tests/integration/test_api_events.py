@@ -188,3 +188,57 @@ def test_two_hundred_concurrent_posts_with_one_uuid_make_one_event(app_ctx, back
         t.join()
     assert len(statuses) == 200 and set(statuses) <= {200, 201} and statuses.count(201) == 1
     assert counts()[0] == 1
+
+
+def _point_of(area_prefix):
+    from tests.integration.consoles.helpers import first_grid
+
+    point = shapely.from_wkb(first_grid(area_prefix).geometry).representative_point()
+    return point.x, point.y
+
+
+def test_likely_duplicates_name_only_events_the_reporter_may_see(client):
+    """Regression: the answer to a report listed every open event of the category within 50 m, so a report
+    just across a village or township line named the neighbours' events (id, number, state) — events that
+    every other route hides as absent."""
+    from gridgov.services.reporting import report_event
+    from tests.integration.consoles.helpers import outsiders, townships, user
+
+    neighbour = outsiders()["other_worker"]
+    lon, lat = _point_of(townships()[1])
+    theirs = report_event(user=neighbour, category="0102", description="邻乡镇的垃圾", lon=lon, lat=lat).event
+    across = client.post("/api/v1/events", headers=auth(client, "demo_dispatcher"),
+                         json={"category": "0102", "description": "路过邻乡镇看到", "lon": lon, "lat": lat})
+    assert across.status_code == 201 and across.get_json()["township"] == theirs.township_code
+    assert across.get_json()["likely_duplicates"] == []
+    assert theirs.number not in across.get_data(as_text=True)
+    # Inside the jurisdiction the hint still works.
+    lon, lat = _point_of(user("demo_worker").area_code)
+    first = report_event(user=user("demo_worker"), category="0102", description="垃圾", lon=lon, lat=lat).event
+    again = client.post("/api/v1/events", headers=auth(client, "demo_dispatcher"),
+                        json={"category": "0102", "description": "同一处垃圾", "lon": lon, "lat": lat})
+    assert [d["number"] for d in again.get_json()["likely_duplicates"]] == [first.number]
+
+
+def test_a_replay_key_of_someone_elses_report_reveals_nothing(client):
+    """Regression: a retry key (Idempotency-Key or client_uuid) answered with the event it was first used for,
+    whoever asked, so anybody holding another reporter's key read that event, jurisdiction or not."""
+    from tests.integration.consoles.helpers import outsiders, townships
+
+    outsiders()
+    lon, lat = _point_of(townships()[1])
+    key = {"Idempotency-Key": "phone-7f3a-0001"}
+    theirs = client.post("/api/v1/events", headers=auth(client, "other_worker") | key,
+                         json={"category": "0102", "description": "外乡镇的秘密", "lon": lon, "lat": lat})
+    assert theirs.status_code == 201
+    before = counts()
+    mine = client.post("/api/v1/events", headers=auth(client, "demo_worker") | key,
+                       json={"category": "0102", "description": "我的上报", "lon": lon, "lat": lat})
+    assert mine.status_code == 409 and mine.get_json()["error"]["code"] == "idempotency_key_taken"
+    assert "外乡镇的秘密" not in mine.get_data(as_text=True)
+    assert theirs.get_json()["number"] not in mine.get_data(as_text=True)
+    assert counts() == before
+    # The reporter's own retry is still answered with their event.
+    retry = client.post("/api/v1/events", headers=auth(client, "other_worker") | key,
+                        json={"category": "0102", "description": "外乡镇的秘密", "lon": lon, "lat": lat})
+    assert retry.status_code == 200 and retry.get_json()["id"] == theirs.get_json()["id"]
