@@ -104,6 +104,9 @@ class Faults:
         began = time.monotonic() - self.t0
         took = self.stack.restart_postgres()
         self.pg_restarts.append((began, began + took))
+        # A job that sent its SMS and then lost the database before recording it sends it again on retry
+        # (at-least-once to an outside gateway; the payload's id lets the gateway drop the repeat).
+        self.hard_rq_kills += 1
         self.note(f"PostgreSQL is back ({took:.1f} s restart)")
 
     def stop_redis(self) -> None:
@@ -115,7 +118,7 @@ class Faults:
 
     def kill_rq_worker(self) -> None:
         pid = self.stack.kill_rq_worker("rq-worker-1", whole_group=self.rq_kill_group)
-        if pid is not None and self.rq_kill_group:
+        if pid is not None:  # with or without its horse: a job cut between send and record is sent again
             self.hard_rq_kills += 1
         what = "with its work horse" if self.rq_kill_group else "(its work horse, if any, finishes its job)"
         self.note(f"kill -9 rq worker {pid} {what}; the supervisor restarts it")

@@ -249,10 +249,10 @@ def check(args) -> dict:
                    f"delivered but never received, {len(phantom)} received without a row",
                    samples=(undelivered + never_sent + phantom)[:5])
         checks.add("each SMS reached the gateway exactly once (a resend is tolerated only for a job killed "
-                   "between sending and recording: at most one per hard rq worker kill)",
+                   "between sending and recording: at most one per rq worker kill or PostgreSQL restart)",
                    len(resent) <= hard_rq_kills,
                    f"{len(resent)} sent more than once ({sum(resent.values()) - len(resent)} extra sends), "
-                   f"{hard_rq_kills} hard rq worker kills", samples=list(resent)[:5])
+                   f"{hard_rq_kills} rq worker kills and PostgreSQL restarts", samples=list(resent)[:5])
 
         events_total = sql("SELECT count(*) FROM events").scalar()
         soak_events = len(found)
