@@ -20,7 +20,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 
 from gridgov.extensions import db
-from gridgov.jobs import queueing, tasks
+from gridgov.jobs import queueing, relay
 from gridgov.models import OutboxMessage
 from gridgov.timeutil import utcnow
 
@@ -79,14 +79,7 @@ def _enqueue_again(queue, ids: list[int], app: Flask) -> int:
         return 0
     retry = queueing.retry_policy(app)
     try:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many([
-                queue.prepare_data(tasks.run_outbox_message, args=(outbox_id,),
-                                   job_id=queueing.job_id_for(outbox_id, queue.name), retry=retry,
-                                   description=f"outbox {outbox_id}")
-                for outbox_id in claimed
-            ], pipeline=pipe)
-            pipe.execute()
+        relay.enqueue_rows(queue, claimed, retry)
     except redis.RedisError as exc:
         db.session.rollback()
         log.warning("outbox recovery: could not enqueue %d rows again (%s)", len(claimed), exc)

@@ -76,14 +76,7 @@ def _enqueue_pending(app: Flask) -> RelayResult:
                 session.rollback()
                 break
             try:
-                with queue.connection.pipeline() as pipe:
-                    queue.enqueue_many([
-                        queue.prepare_data(tasks.run_outbox_message, args=(outbox_id,),
-                                           job_id=queueing.job_id_for(outbox_id, queue.name), retry=retry,
-                                           description=f"outbox {outbox_id}")
-                        for outbox_id in claimed
-                    ], pipeline=pipe)
-                    pipe.execute()
+                enqueue_rows(queue, claimed, retry)
             except redis.RedisError as exc:
                 session.rollback()
                 queueing.note_down(url)
@@ -97,6 +90,18 @@ def _enqueue_pending(app: Flask) -> RelayResult:
             if len(claimed) < BATCH:
                 break  # rows committed meanwhile are relayed by their own commit's hook
     return result
+
+
+def enqueue_rows(queue, outbox_ids: list[int], retry) -> None:
+    """One rq job per outbox row (job id from the row), in one Redis pipeline; raises RedisError."""
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many([
+            queue.prepare_data(tasks.run_outbox_message, args=(outbox_id,),
+                               job_id=queueing.job_id_for(outbox_id, queue.name), retry=retry,
+                               description=f"outbox {outbox_id}")
+            for outbox_id in outbox_ids
+        ], pipeline=pipe)
+        pipe.execute()
 
 
 def _record_error(ids: list[int], error: str) -> None:
