@@ -1,4 +1,6 @@
 """Extension objects, created unbound so nothing imports the app at import time."""
+import weakref
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -52,3 +54,17 @@ babel = Babel()
 # Rate limits (login, token) per client address; counters in Redis when configured, so every
 # gunicorn worker shares them, else in process memory.
 limiter = DeclaredLimiter(key_func=get_remote_address, default_limits=[])
+
+
+_database_keys: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def database_key() -> str:
+    """The current app's database URL as text (password hidden), rendered once per engine. Per-process
+    caches (area version, geofence, county) are keyed by it, as one process may serve several apps on
+    different databases (tests do); rendering the URL afresh cost four renders on every report."""
+    engine = db.engine
+    key = _database_keys.get(engine)
+    if key is None:
+        key = _database_keys[engine] = str(engine.url)
+    return key

@@ -22,7 +22,7 @@ from sqlalchemy.orm.util import identity_key
 
 from geo.crs import normalize_crs, to_wgs84
 from gridgov.errors import AppError
-from gridgov.extensions import db
+from gridgov.extensions import database_key, db
 from gridgov.jobs import outbox
 from gridgov.models import Area, Category, Event, User
 from gridgov.models.events import OPEN_STATES
@@ -123,7 +123,7 @@ _county_by_version: dict[tuple[str, int], str | None] = {}
 
 def county_code() -> str | None:
     """The county's code, read once per area version (every report needs it)."""
-    key = (str(db.engine.url), recent_area_version())
+    key = (database_key(), recent_area_version())
     if key not in _county_by_version:
         _county_by_version[key] = db.session.scalar(
             db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
