@@ -24,6 +24,7 @@ from geo.crs import normalize_crs, to_wgs84
 from gridgov.errors import AppError
 from gridgov.extensions import database_key, db
 from gridgov.jobs import outbox
+from gridgov.jobs.setup import relay_committed_rows
 from gridgov.models import Area, Category, Event, User
 from gridgov.models.events import OPEN_STATES
 from gridgov.services import geofence, report_statement
@@ -303,11 +304,13 @@ def _report_in_one_statement(*, user, category, description, lon, lat, crs, urge
         raise AppError("账号已停用", "The account is disabled", status=403, code="account_disabled")
     if written.event_id is None:
         return None  # unknown or inactive category: the ORM path says which
-    # The outbox row is committed (by the statement itself, or now): the after-commit hook relays it
-    # unless a relay follower does (gridgov/jobs/setup.py). Committing a session that holds no
-    # connection sends nothing; it runs that hook.
-    outbox.note_pending(session)
-    _commit_keeping()
+    # The outbox row is committed (by the statement itself, or now): it is relayed after the commit
+    # unless a relay follower does it (gridgov/jobs/setup.py).
+    if written.committed:
+        relay_committed_rows()  # the session holds nothing to commit: no commit to hook, call it
+    else:
+        outbox.note_pending(session)
+        _commit_keeping()
     row = WrittenEvent(dict(written.event_values, id=written.event_id, number=written.number,
                             workflow=written.workflow, log_seq=1, log_hash=written.log_hash), written.category_name)
     return ReportResult(None, True, within_radius(wlon, wlat, written.candidates), written=row)
