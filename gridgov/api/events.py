@@ -8,7 +8,7 @@ from flask import current_app, request
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
-from gridgov.access import EVENT_COLUMN_BY_LEVEL, area_level, visible_events_clause
+from gridgov.access import EVENT_COLUMN_BY_LEVEL, area_level, can_see, visible_events_clause
 from gridgov.api.fastload import loader_for
 from gridgov.api.responses import errors
 from gridgov.api.schemas import (CLIENT_UUID_PATTERN, ActionBody, EventDetail, EventListArgs, EventPage,
@@ -105,9 +105,13 @@ def create_event():
 
 def visible_only(duplicates: list) -> list:
     """Nearby events are a hint, not a way to see across the jurisdiction line (the desk filters them
-    alike). They may be plain rows (PostgreSQL's one-statement report), so ask the SQL twin of can_see."""
+    alike). Each carries its reporter and area codes (Events, or the plain rows of PostgreSQL's
+    one-statement report), which is all can_see reads — but for a handler, who sees the events their
+    department was ever dispatched: that takes the tasks, so its SQL twin asks the database."""
     if not duplicates:
         return []
+    if current_user.role != "handler":
+        return [d for d in duplicates if can_see(current_user, d)]
     ids = [d.id for d in duplicates]
     visible = set(db.session.scalars(db.select(Event.id).where(Event.id.in_(ids), visible_events_clause(current_user))))
     return [d for d in duplicates if d.id in visible]

@@ -66,7 +66,7 @@ class Written:
     log_hash: str | None
     category_name: str | None
     reporter_active: bool
-    candidates: list           # possible duplicates: objects with id, number, state, lon, lat
+    candidates: list           # possible duplicates: objects with duplicates.CANDIDATE_COLUMNS
     event_values: dict         # the event's columns as written (but id, number, workflow and log head)
     committed: bool            # written in a transaction of its own (else the caller's session commits)
 
@@ -173,7 +173,7 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
         row, committed = _execute_autocommit(engine, plan.sql, params), True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
-                      candidates=[SimpleNamespace(id=c[0], number=c[1], state=c[2], lon=c[3], lat=c[4])
+                      candidates=[SimpleNamespace(**dict(zip(duplicates.CANDIDATE_COLUMNS, c)))
                                   for c in (row[7] or [])], event_values=event_values, committed=committed)
     if written.event_id is not None:
         expected = hashlib.sha256(
@@ -309,7 +309,8 @@ def _build_sql(columns: dict, sequence: str, dialect) -> str:
         "SELECT (SELECT id FROM prior), ev.id, ev.number, ev.workflow, ev.log_hash,"
         " (SELECT name_zh FROM categories WHERE code = %(category)s::VARCHAR),"
         " %(reporter)s::INTEGER IS NULL OR EXISTS (SELECT FROM users WHERE id = %(reporter)s::INTEGER AND active),"
-        " (SELECT json_agg(json_build_array(d.id, d.number, d.state, d.lon, d.lat) ORDER BY d.reported_at, d.id)"
+        f" (SELECT json_agg(json_build_array({','.join('d.' + c for c in duplicates.CANDIDATE_COLUMNS)})"
+        " ORDER BY d.reported_at, d.id)"
         f" FROM ({duplicates.CANDIDATES_SQL}) d)\n"
         "FROM (SELECT 1) AS one LEFT JOIN ev ON true"
     )
