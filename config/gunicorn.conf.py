@@ -9,8 +9,8 @@ process uses; and they keep HTTP connections alive between requests, where a syn
 each one (a TCP handshake and teardown per request on both sides). On the 2-core benchmark machine,
 in interleaved rounds at 32 clients, 8 threads per worker gave the most reports per second: about
 1.7 times sync workers and 10 % more than 4 threads; 16 were no faster and had a longer p99. A
-thread holds at most one pooled database connection at a time, within the pool of 10 + 10
-(config/settings.py).
+request uses one pooled database connection at a time (two, briefly, at a process's first report), so
+8 threads stay within the pool of 10 + 10 (config/settings.py).
 """
 import multiprocessing
 import os
