@@ -14,7 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 from gridgov.errors import AppError
 from gridgov.extensions import db
-from gridgov.models import Category, Event
+from gridgov.media.intake import EXT_BY_MIME
+from gridgov.media.storage import SHA256_RE, public_path, upload_root
+from gridgov.media.views import send_photo_file
+from gridgov.models import Category, Event, Photo
 from gridgov.open311 import documents
 from gridgov.open311.formats import FORMATS, errors, render
 from gridgov.services.reporting import report_event
@@ -152,6 +155,20 @@ def request_detail(number: str, fmt: str):
     if event is None:
         raise AppError("找不到该请求", f"Service request '{number}' not found", status=404, code="not_found")
     return render(fmt, documents.service_requests([event]), root="service_requests", item="request")
+
+
+@bp.get("/media/<sha256>.<ext>")
+def media(sha256: str, ext: str):
+    """A photo of a published request, for the `media_url` the documents give: public like the request
+    itself (the stored copy carries no EXIF). Photos of unpublished classes stay behind the login."""
+    if not SHA256_RE.match(sha256):
+        raise AppError("找不到该图片", "Media not found", status=404, code="not_found")
+    photos = db.session.scalars(db.select(Photo).join(Event, Photo.event_id == Event.id)
+                                .where(Photo.sha256 == sha256, _published())).all()
+    photo = next((p for p in photos if EXT_BY_MIME.get(p.mime) == ext), None)
+    if photo is None:
+        raise AppError("找不到该图片", "Media not found", status=404, code="not_found")
+    return send_photo_file(public_path(upload_root(), sha256, ext), photo.mime, sha256, shared_cache=True)
 
 
 def _check_api_key() -> None:
