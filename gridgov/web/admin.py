@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 
 from gridgov.extensions import db
 from gridgov.models import ROLES, ApiToken, Area, CalendarDay, Category, Department, User
+from gridgov.routing import row_id
 from gridgov.services import accounts, admin_audit, catalog_admin
 from gridgov.services import areas as area_service
 from gridgov.timeutil import utcnow
@@ -118,13 +119,13 @@ def unlock_user(user_id: int):
 @bp.route("/users/<int:user_id>/tokens/revoke", methods=["POST"])
 def revoke_tokens(user_id: int):
     """One token (`token_id`) or every live token (`all=1`); a form with neither changes nothing."""
-    token_id = request.form.get("token_id", "")
+    token_id = row_id(request.form.get("token_id"))
     every = request.form.get("all") == "1"
 
     def work():
-        if not every and not token_id.isdigit():
+        if not every and token_id is None:
             raise accounts.AccountError("请选择要撤销的令牌", "Choose the token to revoke", status=422)
-        accounts.revoke_tokens(user_id, token_id=None if every else int(token_id), actor=current_user)
+        accounts.revoke_tokens(user_id, token_id=None if every else token_id, actor=current_user)
 
     return _run("admin.edit_user", work, _("已撤销令牌"), user_id=user_id)
 

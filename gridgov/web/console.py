@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from gridgov.auth import is_safe_next
 from gridgov.errors import AppError
 from gridgov.i18n import bilingual
+from gridgov.routing import row_id
 from gridgov.services.photos import inspect_uploads
 from gridgov.services.workflow import fire_action, load_visible_event
 
@@ -77,10 +78,11 @@ def action_inputs(form) -> dict:
     if form.get("deadline"):
         inputs["deadline"] = parse_local_datetime(form["deadline"])
     if form.get("master_event", "").strip():
-        if not form["master_event"].strip().isdigit():
+        master = row_id(form["master_event"])
+        if master is None:
             raise AppError("被合并的事件编号不正确", "The master event id is not valid", status=422,
                            code="bad_master_event")
-        inputs["master_event"] = int(form["master_event"])
+        inputs["master_event"] = master
     if form.get("level", "").strip():
         if form["level"] not in ("1", "2", "3"):
             raise AppError("督办级别应为 1、2 或 3", "Supervision level must be 1, 2 or 3", status=422, code="bad_level")
@@ -89,8 +91,8 @@ def action_inputs(form) -> dict:
 
 
 def expected_version(form) -> int | None:
-    value = form.get("version", "")
-    return int(value) if value.isdigit() else None
+    """The version the page showed; anything that is no version number means the page did not say."""
+    return row_id(form.get("version"))
 
 
 def error_message(exc: Exception) -> str:

@@ -12,6 +12,7 @@ from gridgov.access import can_see, visible_events_clause
 from gridgov.extensions import db
 from gridgov.models import Area, Category, Department, Event, Extension, Supervision
 from gridgov.models.events import OPEN_STATES, SOURCES
+from gridgov.routing import row_id
 from gridgov.services import presenters, queues
 from gridgov.services.areas import area_version
 from gridgov.services.deadlines import deadline_status
@@ -158,7 +159,7 @@ def _visible(other: Event) -> bool:
 @roles_required("dispatcher", "admin")
 def batch():
     """Register (when still new) and dispatch each selected event, one transaction each; report per event."""
-    ids = [int(i) for i in request.form.getlist("event_id") if i.isdigit()][:100]
+    ids = [i for i in map(row_id, request.form.getlist("event_id")) if i is not None][:100]
     department = request.form.get("department", "").strip() or None
     override = request.form.get("override_reason", "").strip()
     done, failed = [], []
