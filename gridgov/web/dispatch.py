@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from gridgov.access import can_see, visible_events_clause
+from gridgov.auth import is_safe_next
 from gridgov.extensions import db
 from gridgov.models import Area, Category, Department, Event, Extension, Supervision
 from gridgov.models.events import OPEN_STATES, SOURCES
@@ -186,8 +187,8 @@ def batch():
         flash(line, "error")
     if not ids:
         flash(_("请先勾选要派遣的事件"), "error")
-    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/dispatch")
-                    else url_for("dispatch.desk"))
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/dispatch") and is_safe_next(target) else url_for("dispatch.desk"))
 
 
 def _override_missing():

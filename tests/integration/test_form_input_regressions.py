@@ -46,3 +46,25 @@ def test_ids_no_row_can_have_in_forms_and_queries_are_refused_not_a_500(client, 
         assert answer.status_code == 302 and ("error", "请选择要撤销的令牌") in flashed(admin), text
     db.session.expire_all()
     assert db.session.get(Event, event.id).state == "reported" and db.session.get(Event, event.id).version == 1
+
+
+SPLIT = "/dispatch\r\nSet-Cookie: stolen=1"
+
+
+def test_a_redirect_target_with_a_line_break_is_not_followed(client, app_ctx):
+    """Before: a `next` or `back` with CR/LF passed is_safe_next, and Werkzeug refused the Location header after
+    the action had been committed: a 500 for work that was done."""
+    event = report_in(townships()[0], reporter=user("demo_worker"))
+    login(client, "demo_dispatcher")
+    answer = client.post(f"/events/{event.id}/act/register", data={"next": SPLIT, "back": SPLIT})
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/events/{event.id}"
+    assert ("ok", "已完成：立案") in flashed(client)
+    answer = client.post(f"/events/{event.id}/act/register", data={"back": SPLIT})  # refused: already registered
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/events/{event.id}"
+    answer = client.post("/dispatch/batch", data={"next": SPLIT})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/dispatch"
+    answer = client.post("/lang/zh_CN", data={"next": SPLIT})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert "stolen" not in str(answer.headers)
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).state == "registered"
