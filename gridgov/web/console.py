@@ -17,6 +17,7 @@ from gridgov.auth import is_safe_next
 from gridgov.errors import AppError
 from gridgov.i18n import bilingual
 from gridgov.routing import row_id
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY
 from gridgov.services.photos import inspect_uploads
 from gridgov.services.workflow import fire_action, load_visible_event
 
@@ -53,16 +54,22 @@ def roles_required(*roles: str):
 
 
 def parse_local_datetime(value: str | None) -> datetime | None:
-    """A `datetime-local` field (wall time in the configured zone) as an aware datetime."""
+    """A `datetime-local` field (wall time in the configured zone) as an aware datetime.
+
+    Only days the JSON API also takes (EARLIEST_DAY…LATEST_DAY): year 1 or 9999 overflows `datetime` on
+    the way to UTC and to the deadline arithmetic."""
     if not value:
         return None
     try:
-        naive = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise AppError("时间格式不正确", "The date and time are not valid", status=422, code="bad_datetime") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(current_app.config["GRIDGOV_TIMEZONE"]))
+    if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+        raise AppError(f"时间应在 {EARLIEST_DAY} 至 {LATEST_DAY} 之间",
+                       f"The date must lie between {EARLIEST_DAY} and {LATEST_DAY}", status=422, code="bad_datetime")
+    if parsed.tzinfo is not None:
+        return parsed
+    return parsed.replace(tzinfo=ZoneInfo(current_app.config["GRIDGOV_TIMEZONE"]))
 
 
 def local_input_value(value: datetime | None) -> str:

@@ -68,3 +68,25 @@ def test_a_redirect_target_with_a_line_break_is_not_followed(client, app_ctx):
     assert "stolen" not in str(answer.headers)
     db.session.expire_all()
     assert db.session.get(Event, event.id).state == "registered"
+
+
+@pytest.mark.parametrize("deadline", ["0001-01-01T00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                      "9999-12-31T23:59"])
+def test_a_deadline_at_the_ends_of_the_calendar_is_refused_with_a_message(client, app_ctx, deadline):
+    """Before: an action form's deadline (request or approve an extension, dispatch, supervise) in year 1 or 9999
+    overflowed `datetime` on its way to UTC: a 500."""
+    from gridgov.services.workflow import fire_action
+
+    event = report_in(townships()[0], reporter=user("demo_worker"))
+    dispatcher, handler = user("demo_dispatcher"), user("demo_handler")
+    fire_action(event.id, "register", user=dispatcher)
+    fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": handler.department_code})
+    fire_action(event.id, "accept", user=handler)
+    version = db.session.get(Event, event.id).version
+    login(client, "demo_handler")
+    answer = client.post(f"/events/{event.id}/act/request_extension", data={"reason": "需要更多时间",
+                                                                            "deadline": deadline})
+    assert answer.status_code == 302
+    assert flashed(client) == [("error", "时间应在 1970-01-01 至 2999-12-31 之间")]
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).version == version and not db.session.get(Event, event.id).extension_pending
