@@ -172,10 +172,14 @@ def area_import():
         if upload is None or not upload.filename:
             flash(_("请选择要上传的文件"), "error")
         else:
-            token = area_service.stage_upload(upload)
-            report = area_service.preview_import(token, level=request.form.get("level") or None)
-            if not report["can_commit"]:
-                area_service.discard_staged(token)
+            try:
+                token = area_service.stage_upload(upload)
+            except area_service.UnreadableUpload as exc:
+                flash(error_message(exc), "error")
+            else:
+                report = area_service.preview_import(token, level=request.form.get("level") or None)
+                if not report["can_commit"]:
+                    area_service.discard_staged(token)
     return render_template("admin/area_import.html", report=report)
 
 

@@ -90,3 +90,33 @@ def test_a_deadline_at_the_ends_of_the_calendar_is_refused_with_a_message(client
     assert flashed(client) == [("error", "时间应在 1970-01-01 至 2999-12-31 之间")]
     db.session.expire_all()
     assert db.session.get(Event, event.id).version == version and not db.session.get(Event, event.id).extension_pending
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_an_area_upload_that_is_no_readable_zip_is_refused_with_a_message(client, app_ctx):
+    """Before: a .zip that was no zip raised BadZipFile and a member named "." tried to overwrite the staging
+    folder itself: both a 500."""
+    import io
+    from pathlib import Path
+
+    login(client, "demo_admin")
+    staging = Path(app_ctx.config["INSTANCE_DIR"]) / "imports"
+    before = set(staging.iterdir()) if staging.exists() else set()
+    answer = client.post("/admin/areas/import", content_type="multipart/form-data",
+                         data={"level": "grid", "file": (io.BytesIO(b"PK\x03\x04 no zip"), "areas.zip")})
+    assert answer.status_code == 200 and "无法读取该 zip 压缩包" in answer.get_data(as_text=True)
+    assert set(staging.iterdir()) == before  # nothing kept of it
+    odd = zipped({".": b"x", "../up.shp": b"x", "/abs.shp": b"x", "original-name.txt": b"x", "a/b.dbf": b"x"})
+    answer = client.post("/admin/areas/import", content_type="multipart/form-data",
+                         data={"level": "grid", "file": (io.BytesIO(odd), "areas.zip")})
+    assert answer.status_code == 200 and 'data-report-ok="false"' in answer.get_data(as_text=True)
