@@ -18,6 +18,7 @@ from gridgov.services import accounts, admin_audit, catalog_admin
 from gridgov.services import areas as area_service
 from gridgov.timeutil import utcnow
 from gridgov.web.console import error_message, fixable
+from gridgov.web.paging import page_number
 from workflows import get_workflow
 from workflows.diagram import to_svg
 from workflows.registry import names as workflow_names
@@ -226,7 +227,7 @@ def workflows():
 def audit():
     """The admin audit log, newest first: filter by actor, action (or a family such as `user.`) and local dates."""
     filters = admin_audit.AuditFilters.from_args(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     rows, total = admin_audit.page_of_rows(filters, page)
     report = admin_audit.verify_chain() if request.args.get("verify") == "1" else None
     actions = admin_audit.known_actions()

@@ -120,3 +120,15 @@ def test_an_area_upload_that_is_no_readable_zip_is_refused_with_a_message(client
     answer = client.post("/admin/areas/import", content_type="multipart/form-data",
                          data={"level": "grid", "file": (io.BytesIO(odd), "areas.zip")})
     assert answer.status_code == 200 and 'data-report-ok="false"' in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", [str(2**70), str(2**63), "99999999999999999999"])
+def test_a_page_number_past_every_list_shows_an_empty_page(client, app_ctx, page):
+    """Before: the phone's "my reports", the audit log and the dashboard's event list multiplied any page number
+    into an OFFSET; past 2**63 no database integer holds it: a 500."""
+    login(client, "demo_worker")
+    assert client.get(f"/m/events?page={page}").status_code == 200
+    client.post("/logout")
+    login(client, "demo_admin")
+    assert client.get(f"/admin/audit?page={page}").status_code == 200
+    assert client.get(f"/dashboard/events?page={page}").status_code == 200
