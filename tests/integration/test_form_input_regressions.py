@@ -132,3 +132,12 @@ def test_a_page_number_past_every_list_shows_an_empty_page(client, app_ctx, page
     login(client, "demo_admin")
     assert client.get(f"/admin/audit?page={page}").status_code == 200
     assert client.get(f"/dashboard/events?page={page}").status_code == 200
+
+
+def test_audit_log_dates_at_the_ends_of_the_calendar_filter_nothing(client, app_ctx):
+    """Before: from=0001-01-01 or to=9999-12-31 overflowed datetime when the day became a UTC bound: a 500."""
+    login(client, "demo_admin")
+    everything = client.get("/admin/audit").get_data(as_text=True).count("<tr")
+    for query in ("from=0001-01-01", "to=9999-12-31", "from=0001-01-01&to=9999-12-31"):
+        answer = client.get(f"/admin/audit?{query}")
+        assert answer.status_code == 200 and answer.get_data(as_text=True).count("<tr") == everything, query
