@@ -21,7 +21,7 @@ from gridgov.models import Category, Event, Photo
 from gridgov.open311 import documents
 from gridgov.open311.formats import FORMATS, errors, render
 from gridgov.services.reporting import report_event
-from gridgov.timeutil import to_naive_utc, utcnow
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY, to_naive_utc, utcnow
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -100,6 +100,8 @@ def service_definition(code: str, fmt: str):
 
 
 def _parse_time(name: str) -> datetime | None:
+    """A filter's date-time; days outside EARLIEST_DAY…LATEST_DAY are refused, as everywhere: year 1 or 9999
+    overflowed `datetime` on the way to UTC or 90 days back from the end (a 500)."""
     raw = request.args.get(name)
     if not raw:
         return None
@@ -108,6 +110,9 @@ def _parse_time(name: str) -> datetime | None:
     except ValueError:
         raise AppError(f"{name} 格式不正确", f"{name} must be an ISO 8601 date-time, e.g. 2026-01-05T08:00:00+08:00",
                        status=400, code="bad_date") from None
+    if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+        raise AppError(f"{name} 应在 {EARLIEST_DAY} 至 {LATEST_DAY} 之间",
+                       f"{name} must lie between {EARLIEST_DAY} and {LATEST_DAY}", status=400, code="bad_date")
     return to_naive_utc(value) if value.tzinfo else value
 
 

@@ -141,3 +141,22 @@ def test_audit_log_dates_at_the_ends_of_the_calendar_filter_nothing(client, app_
     for query in ("from=0001-01-01", "to=9999-12-31", "from=0001-01-01&to=9999-12-31"):
         answer = client.get(f"/admin/audit?{query}")
         assert answer.status_code == 200 and answer.get_data(as_text=True).count("<tr") == everything, query
+
+
+@pytest.mark.parametrize("query", ["end_date=0001-01-01", "end_date=0001-01-01T00:00:00%2B14:00",
+                                   "start_date=9999-12-31T23:59:59-14:00", "start_date=0001-01-01T00:00:00%2B14:00"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_open311_request_list_dates_at_the_ends_of_the_calendar_are_refused_in_the_spec(client, app_ctx, query, fmt):
+    """Before: an end_date in year 1 (the start defaults to 90 days before it) or a date whose offset carries it
+    past year 1 or 9999 in UTC overflowed datetime: a 500."""
+    import xml.etree.ElementTree as ET
+
+    answer = client.get(f"/open311/v2/requests.{fmt}?{query}")
+    assert answer.status_code == 400
+    if fmt == "json":
+        (error,) = answer.get_json()
+        assert error["code"] == 400 and "1970-01-01" in error["description"]
+    else:
+        root = ET.fromstring(answer.data)
+        assert root.tag == "errors" and root.findtext("error/code") == "400"
+        assert "1970-01-01" in root.findtext("error/description")
