@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from gridgov.errors import AppError
+from gridgov.errors import HTTP_MESSAGES, AppError, answer_unrouted_under
 from gridgov.extensions import db
 from gridgov.media.intake import EXT_BY_MIME
 from gridgov.media.storage import SHA256_RE, public_path, upload_root
@@ -48,7 +48,15 @@ def _app_error(exc: AppError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return errors(_error_format(), exc.code or 500, exc.description or exc.name)
+    zh, en = HTTP_MESSAGES.get(exc.code or 500, (exc.name, exc.name))
+    return errors(_error_format(), exc.code or 500, f"{en} ({zh})")
+
+
+@bp.record_once
+def _speak_the_spec_for_unrouted_urls(state) -> None:
+    # /open311/v2/requests. or /open311/v2/services/a/b.json match no route: the app answers those, in the
+    # spec's format too, so a client's parser meets one error shape under /open311/.
+    answer_unrouted_under(state.app, "/open311/", _http_error)
 
 
 @bp.errorhandler(Exception)

@@ -160,3 +160,24 @@ def test_open311_request_list_dates_at_the_ends_of_the_calendar_are_refused_in_t
         root = ET.fromstring(answer.data)
         assert root.tag == "errors" and root.findtext("error/code") == "400"
         assert "1970-01-01" in root.findtext("error/description")
+
+
+def test_open311_urls_that_match_no_route_answer_in_the_spec(client, app_ctx):
+    """Before: /open311/v2/requests. (no format) or an id holding %2F matched no route, and the app answered in
+    its own JSON error shape, not the spec's list of errors that an Open311 client parses."""
+    import xml.etree.ElementTree as ET
+
+    for path, status in (("/open311/v2/requests.", 404), ("/open311/v2/services/a%2Fb.json", 404),
+                         ("/open311/v2/services/a%2Fb.xml", 404)):
+        answer = client.get(path)
+        assert answer.status_code == status, path
+        if path.endswith(".xml"):
+            root = ET.fromstring(answer.data)
+            assert root.tag == "errors" and root.findtext("error/code") == str(status)
+            assert root.findtext("error/description") == "Not found (找不到该资源)"
+        else:
+            assert answer.get_json() == [{"code": status, "description": "Not found (找不到该资源)"}], path
+    answer = client.delete("/open311/v2/services.json")
+    assert answer.status_code == 405
+    assert answer.get_json() == [{"code": 405, "description": "Method not allowed (不支持该请求方法)"}]
+    assert client.get("/no/such/page", headers={"Accept": "application/json"}).get_json()["error"]["status"] == 404
