@@ -181,3 +181,29 @@ def test_open311_urls_that_match_no_route_answer_in_the_spec(client, app_ctx):
     assert answer.status_code == 405
     assert answer.get_json() == [{"code": 405, "description": "Method not allowed (不支持该请求方法)"}]
     assert client.get("/no/such/page", headers={"Accept": "application/json"}).get_json()["error"]["status"] == 404
+
+
+def test_open311_xml_stays_well_formed_when_stored_text_holds_control_characters(client, app_ctx):
+    """Before: a request whose description held \\x01 or ESC was accepted (the text is storable) and written raw
+    into every later requests.xml, so no client could parse the list; an unknown service_code with one broke
+    the XML error the same way."""
+    import xml.etree.ElementTree as ET
+
+    import shapely
+
+    from tests.integration.consoles.helpers import first_grid
+
+    app_ctx.config["OPEN311_API_KEYS"] = ["regression-key"]
+    try:
+        point = shapely.from_wkb(first_grid(townships()[0]).geometry).representative_point()
+        created = client.post("/open311/v2/requests.json", data={
+            "api_key": "regression-key", "service_code": "0102", "lat": str(point.y), "long": str(point.x),
+            "description": "垃圾\x01\x0b\x1b[2J没人收"})
+        assert created.status_code == 201
+        feed = ET.fromstring(client.get("/open311/v2/requests.xml").data)
+        assert feed.findtext("request/description") == "垃圾\ufffd\ufffd\ufffd[2J没人收"
+        refused = client.post("/open311/v2/requests.xml", data={"api_key": "regression-key",
+                                                                "service_code": "01\x0102", "address_string": "人民路"})
+        assert refused.status_code == 400 and ET.fromstring(refused.data).findtext("error/code") == "400"
+    finally:
+        app_ctx.config["OPEN311_API_KEYS"] = []
