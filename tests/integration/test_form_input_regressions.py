@@ -207,3 +207,19 @@ def test_open311_xml_stays_well_formed_when_stored_text_holds_control_characters
         assert refused.status_code == 400 and ET.fromstring(refused.data).findtext("error/code") == "400"
     finally:
         app_ctx.config["OPEN311_API_KEYS"] = []
+
+
+def test_a_new_user_with_a_very_long_name_keeps_its_first_100_characters(client, app_ctx):
+    """Before: creating a user cut nothing (editing one cut the name to its 100-character column), and
+    PostgreSQL refused the longer value: a 500."""
+    from gridgov.models import User
+
+    login(client, "demo_admin")
+    answer = client.post("/admin/users", data={"username": "long_name_user", "password": "long-enough-1",
+                                               "role": "grid_worker", "area_code": townships()[0],
+                                               "display_name": "长" * 10000})
+    assert answer.status_code == 302 and flashed(client) == [("ok", "已创建用户")]
+    created = db.session.scalar(db.select(User).where(User.username == "long_name_user"))
+    assert created.display_name == "长" * 100
+    db.session.delete(created)
+    db.session.commit()
