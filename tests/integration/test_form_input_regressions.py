@@ -223,3 +223,20 @@ def test_a_new_user_with_a_very_long_name_keeps_its_first_100_characters(client,
     assert created.display_name == "长" * 100
     db.session.delete(created)
     db.session.commit()
+
+
+def test_spreadsheets_hold_text_with_control_characters(client, app_ctx):
+    """Before: a description holding a control character — accepted, the text is storable — made openpyxl
+    refuse its cell, and the event list download answered 500 for everyone (the report's names likewise)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    report_in(townships()[0], reporter=user("demo_worker"), description="垃圾\x01\x0b\x1b[2J没人收")
+    login(client, "demo_admin")
+    listing = client.get("/dashboard/export/events.xlsx")
+    assert listing.status_code == 200
+    rows = list(load_workbook(io.BytesIO(listing.data), read_only=True).worksheets[0].values)
+    assert "垃圾\ufffd\ufffd\ufffd[2J没人收" in rows[1]
+    report = client.get("/dashboard/export/report.xlsx")
+    assert report.status_code == 200 and load_workbook(io.BytesIO(report.data)).sheetnames
