@@ -240,3 +240,21 @@ def test_spreadsheets_hold_text_with_control_characters(client, app_ctx):
     assert "垃圾\ufffd\ufffd\ufffd[2J没人收" in rows[1]
     report = client.get("/dashboard/export/report.xlsx")
     assert report.status_code == 200 and load_workbook(io.BytesIO(report.data)).sheetnames
+
+
+def test_a_category_time_limit_must_be_a_finite_number_up_to_1000(client, app_ctx):
+    """Before: NaN broke SQLite's NOT NULL and the audit row's JSON, and 9…9 (400 digits, inf to float()): 500s;
+    1e308 was stored, and every dispatch of the category then computed a deadline past year 9999: a 500 each."""
+    from gridgov.models import AdminAudit, Category
+
+    login(client, "demo_admin")
+    before = (db.session.get(Category, "0102").time_limit, db.session.scalar(db.select(db.func.count(AdminAudit.seq))))
+    for field in ("time_limit", "urgent_time_limit"):
+        for limit in ("nan", "inf", "9" * 400, "1e308", "1001"):
+            form = {"time_limit": "4", "urgent_time_limit": "2", "time_unit": "working_hours", "active": "1",
+                    field: limit}
+            answer = client.post("/admin/categories/0102", data=form)
+            assert answer.status_code == 302 and flashed(client)[0][0] == "error", (field, limit[:10])
+    db.session.expire_all()
+    assert (db.session.get(Category, "0102").time_limit,
+            db.session.scalar(db.select(db.func.count(AdminAudit.seq)))) == before
