@@ -63,7 +63,8 @@ ANY = (
 )
 NUMBER = (
     ("negative", "-1"), ("zero", "0"), ("int32_max_plus_1", str(2**31)), ("huge", str(BIG)), ("e308", "1e308"),
-    ("nan", "NaN"), ("inf", "-inf"), ("superscript_digit", "²"),  # str.isdigit() says yes, int() says no
+    ("nan", "NaN"), ("inf", "inf"), ("minus_inf", "-inf"),
+    ("superscript_digit", "²"),  # str.isdigit() says yes, int() says no
     ("fullwidth_digits", "１２"), ("fraction", "1.5"), ("word", "abc"),
     ("many_digits", "9" * 5000),  # more digits than int() converts
 )
@@ -226,6 +227,7 @@ class Control:
     kind: str          # an input's type (text, hidden, number, date, checkbox, file…), select, textarea or button
     value: str         # what the page would send (the selected option, the checked box's value, the text)
     checked: bool = True
+    numeric: bool = False  # a text box for a number: inputmode numeric/decimal, or a number in it already
 
 
 @dataclass
@@ -272,7 +274,9 @@ class _FormParser(HTMLParser):
             if kind in ("submit", "reset", "image"):
                 return
             control = Control(a["name"], kind, a.get("value", ""),
-                              checked=kind not in ("checkbox", "radio") or "checked" in a)
+                              checked=kind not in ("checkbox", "radio") or "checked" in a,
+                              numeric=kind == "text" and (a.get("inputmode") in ("numeric", "decimal")
+                                                          or _is_number(a.get("value", ""))))
             if kind in ("checkbox", "radio") and not a.get("value"):
                 control.value = "on"
             self.pending.append((a.get("form"), self.open_form, control))
@@ -309,6 +313,14 @@ class _FormParser(HTMLParser):
         return [form for _, form in self.forms]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def forms_of(html: str, page_path: str) -> list[Form]:
     parser = _FormParser(page_path)
     parser.feed(html)
@@ -332,7 +344,7 @@ def kind_of(control: Control) -> str:
         return "date"
     if kind == "file":
         return "file"
-    if kind == "number" or name in ("id", "version", "page") or name.endswith("_id") or \
+    if kind == "number" or control.numeric or name in ("id", "version", "page") or name.endswith("_id") or \
             (kind == "hidden" and control.value.isdigit()):
         return "number"
     if kind in ("checkbox", "radio"):

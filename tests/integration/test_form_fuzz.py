@@ -97,7 +97,7 @@ def step_inputs(step: str) -> tuple[dict, list]:
     return {}, []
 
 
-def ready_event(world: World, plan: ActionPlan) -> int:
+def ready_event(world: World, plan: ActionPlan, category: str = "0102") -> int:
     """A report in the demo worker's village walked through the plan's steps by the people who own them."""
     from gridgov.services.reporting import report_event
     from gridgov.services.workflow import fire_action
@@ -105,7 +105,7 @@ def ready_event(world: World, plan: ActionPlan) -> int:
     lon, lat = world.points["own"]
     with world.app.app_context():
         hotline = plan.workflow == "hotline"
-        event = report_event(user=user("demo_dispatcher" if hotline else "demo_worker"), category="0102",
+        event = report_event(user=user("demo_dispatcher" if hotline else "demo_worker"), category=category,
                              description="路边有暴露垃圾", lon=lon, lat=lat, workflow=plan.workflow,
                              source="hotline" if hotline else "grid_worker",
                              caller_name="张先生" if hotline else None, caller_phone="13800000000" if hotline else None
@@ -591,7 +591,7 @@ DOWNLOADS = ("/dashboard/export/events.xlsx", "/dashboard/export/report.xlsx", "
 
 def test_every_page_still_answers_after_the_hostile_input_the_forms_accepted(world):
     """Runs after the fuzzing of this module: what the forms stored (names, notes, descriptions, calendar notes,
-    departments…) must not break a page, a download or the Open311 list that shows it later."""
+    departments, time limits…) must not break a page, a download, the Open311 list or a dispatch later."""
     problems = []
     calls = [(who, call.url) for who, call, _ in page_urls(world)]
     calls += [("admin", path) for path in DOWNLOADS]
@@ -606,5 +606,18 @@ def test_every_page_still_answers_after_the_hostile_input_the_forms_accepted(wor
                 ET.fromstring(response.data)
             except ET.ParseError as exc:
                 problems.append(f"{who} GET {url}: {exc}")
+    # The work still flows in the category whose time limits were fuzzed (switched on again: the last case may
+    # have left it off), whatever limits the accepted cases left: a report there is dispatched with a deadline.
+    code = world.targets["admin.update_category"][0].path.rsplit("/", 1)[1]
+    with world.app.app_context():
+        from gridgov.models import Category
+
+        db.session.get(Category, code).active = True
+        db.session.commit()
+        db.session.remove()
+    event_id = ready_event(world, ActionPlan("dispatcher", TO_DISPATCHED), category=code)
+    with world.app.app_context():
+        assert db.session.get(Event, event_id).deadline is not None
+        db.session.remove()
     assert len(calls) > 30
     assert not problems, "\n".join(problems)
