@@ -350,6 +350,8 @@ def body_cases(target: Target, csrf: str):
     with_token = {"csrf_token": csrf, **valid}
     yield Case("json body", body=json.dumps(with_token, ensure_ascii=False).encode(), content_type="application/json")
     yield Case("text/plain body", body=hostile.urlencoded(list(with_token.items())), content_type="text/plain")
+    yield Case("json with a lone surrogate", body=json.dumps({**with_token, "x": "\ud800"}).encode(),
+               content_type="application/json")  # json.dumps writes it as the escape \ud800
     yield Case("multipart cut short", body=b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nabc',
                content_type="multipart/form-data; boundary=b")
     yield Case("raw invalid utf-8", pairs=list(valid.items()) + [("x", Raw(b"\xff\xfe\xed\xa0\x80"))])

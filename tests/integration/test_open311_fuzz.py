@@ -107,6 +107,8 @@ def cases(endpoint: str, method: str, county: dict, backend: str):
     if method == "POST":
         plain = {k: v for k, v in valid.items() if not isinstance(v, Upload)}
         found += [Case("json body", body=json.dumps(plain).encode(), content_type="application/json"),
+                  Case("json with a lone surrogate", body=json.dumps({**plain, "description": "\ud800"}).encode(),
+                       content_type="application/json"),
                   Case("text/plain body", body=hostile.urlencoded(list(plain.items())), content_type="text/plain"),
                   Case("multipart without boundary", body=b"--x\r\ngarbage", content_type="multipart/form-data"),
                   Case("raw invalid utf-8", pairs + [("x", hostile.Raw(b"\xff\xfe\xed\xa0\x80"))]),
