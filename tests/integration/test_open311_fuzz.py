@@ -4,7 +4,7 @@ writes nothing.
 The routes are the route table's Open311 entries (authz_table.TABLE), each in JSON and in XML. The fields are
 the spec's: the filters of GET requests (service_request_id, service_code, start_date, end_date, status), the
 arguments of POST requests (api_key, service_code, lat/long, address_string, the citizen's contact, media,
-attributes…) and the path's codes, request ids and format. Each field gets every value of its family in
+attributes…) and the path's codes, request ids, photo hashes and format. Each field gets every value of its family in
 hostile.py (missing, empty, NUL, lone surrogates, invalid UTF-8, 10 000 characters, duplicate keys, impossible
 and far dates, dates with offsets, NaN/±inf/±1e308 and swapped or out-of-range coordinates, unknown codes…)
 while the rest of the request stays valid; POSTs also get wrong content types.
@@ -25,6 +25,8 @@ import shapely
 
 from gridgov.extensions import db
 from gridgov.models import Area
+from gridgov.services.reporting import report_event
+from tests.helpers.images import candidates, jpeg_bytes
 from tests.integration import hostile
 from tests.integration.authz_table import TABLE
 from tests.integration.consoles.helpers import report_in, townships, user
@@ -60,7 +62,10 @@ def county(app_ctx):
     point = shapely.from_wkb(grid.geometry).representative_point()
     first = report_in(townships()[0], reporter=user("demo_worker"))
     second = report_in(townships()[0], category="0104")
-    yield {"lon": f"{point.x:.6f}", "lat": f"{point.y:.6f}", "numbers": (first.number, second.number)}
+    pictured = report_event(user=user("demo_worker"), category="0102", description="路边有暴露垃圾", lon=point.x,
+                            lat=point.y, photos=candidates(None, jpeg_bytes((40, 120, 200)))).event
+    yield {"lon": f"{point.x:.6f}", "lat": f"{point.y:.6f}", "numbers": (first.number, second.number),
+           "photo": pictured.photos[0].sha256}
     app_ctx.config["OPEN311_API_KEYS"] = []
 
 
@@ -72,6 +77,7 @@ def valid_request(endpoint: str, county: dict) -> tuple[str, dict]:
         "open311.services_list": ("/open311/v2/services.{fmt}", {}),
         "open311.service_definition": ("/open311/v2/services/0102.{fmt}", {}),
         "open311.request_detail": (f"/open311/v2/requests/{first}.{{fmt}}", {}),
+        "open311.media": (f"/open311/v2/media/{county['photo']}.jpg", {}),  # a photo: no format of its own
         # Ids override every other filter (the spec), and without a start the end reaches 90 days back: the
         # valid list names no ids and no start, so each of those fields, when it is fuzzed, gets its own way.
         "open311.requests_list": ("/open311/v2/requests.{fmt}", {
@@ -99,6 +105,13 @@ def cases(endpoint: str, method: str, county: dict, backend: str):
     if backend == "postgresql":
         return [case for case in found if hostile.database_bound(case)]
     pairs = list(valid.items())
+    if endpoint == "open311.media":
+        sha = county["photo"]
+        found += [Case(f"path sha256={value[:20]}", pairs, path=f"/open311/v2/media/{value}.jpg")
+                  for value in PATH_VALUES + ("0" * 64, sha.upper(), sha[:-1])]
+        found += [Case(f"path ext={value[:20]}", pairs, path=f"/open311/v2/media/{sha}.{value}")
+                  for value in ("png", "JPG", "jpg%00", "jpg%20", "x" * 300, "json", "xml")]
+        return found
     for value in PATH_VALUES if "{fmt}" in path and re.search(r"/(services|requests)/[^/.]+\.", path) else ():
         hostile_path = re.sub(r"/([^/]+)\.\{fmt\}$", f"/{value}.{{fmt}}", path)
         found.append(Case(f"path id={value[:20]}", pairs, path=hostile_path))
@@ -133,6 +146,8 @@ def spec_problem(response, path: str) -> str | None:
     """What is wrong with the answer's format (None: nothing)."""
     fmt = "xml" if path.split("?")[0].endswith(".xml") else "json"
     status = response.status_code
+    if status < 400 and response.mimetype.startswith("image/"):  # a request's photo
+        return None
     try:
         if fmt == "xml":
             if response.mimetype != "text/xml":
@@ -167,6 +182,12 @@ def test_open311_answers_hostile_input_in_the_spec_and_a_refusal_writes_nothing(
     endpoint, method = key
     client = app_ctx.test_client()
     problems, sent = [], 0
+    path, valid = valid_request(endpoint, county)
+    for fmt in FORMATS:  # the valid request first: refusals must be the hostile value's doing
+        answer = send(client, method, path.replace("{fmt}", fmt), Case("valid", list(valid.items())))
+        if answer.status_code >= 400:
+            problems.append(f"the valid {method} {path} ({fmt}) is refused: {answer.status_code} {answer.data[:200]}")
+    db.session.remove()
     before = hostile.row_counts(db.session)
     for turn, case in enumerate(cases(endpoint, method, county, backend)):
         path = (case.path or valid_request(endpoint, county)[0]).replace("{fmt}", FORMATS[turn % 2])
