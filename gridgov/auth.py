@@ -71,8 +71,11 @@ class LoginForm(FlaskForm):
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Only same-site relative paths: refuses //evil.example, https://evil, and backslash tricks."""
+    """Only same-site relative paths: refuses //evil.example, https://evil, and backslash tricks, and control
+    characters (a CR or LF cannot go into the Location header: Werkzeug refuses it, after the work was done)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(c < " " or c == "\x7f" for c in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
