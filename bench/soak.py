@@ -259,7 +259,10 @@ def main() -> int:
     args.supervisors = pick(args.supervisors, 5, 2)
     args.demo_events = pick(args.demo_events, 300, 20)
     args.redis_down = pick(args.redis_down, 60.0, 0.0)
-    args.drain_timeout = pick(args.drain_timeout, 300.0, 120.0)
+    # A job whose worker was killed mid-run counts as abandoned only when its heartbeat lapses (the
+    # job-monitoring interval + 60 s), is retried by the next periodic pass, then waits its retry
+    # interval: up to ~3 minutes in which nothing else may move once the rest has drained.
+    args.drain_timeout = pick(args.drain_timeout, 300.0, 240.0)
     if short:
         args.web_workers = min(args.web_workers, 2)
 
@@ -274,7 +277,9 @@ def main() -> int:
     gateway.start()
     stack = Stack(workdir, web_workers=args.web_workers, rq_workers=args.rq_workers,
                   cron_interval=10 if short else 60, pg_port=args.pg_port, redis_port=args.redis_port,
-                  sms_gateway_url=gateway.url, log=log)
+                  sms_gateway_url=gateway.url, log=log,
+                  # the short run's day is too short for the production retry waits (10, 60, 300 s)
+                  job_retry_intervals="5,15,30" if short else "")
 
     def terminate(signum, _frame):
         raise SystemExit(128 + signum)
