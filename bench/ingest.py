@@ -16,6 +16,11 @@ bare, app …) so a busy moment on the shared machine weighs on both. Throughput
 summed seconds of a side's rounds; latencies are over all its requests. Targets: app throughput ≥ 50 %
 of bare, app p99 ≤ 100 ms at 32 clients, zero errors, every report stored, the outbox relayed.
 
+Where the CPU goes: around each round the bench reads the CPU seconds (utime + stime, /proc) of the
+side's gunicorn processes, of the PostgreSQL backends connected to the scratch database, of the relay
+follower (app side) and of the load generator's processes, and prints them per request. The machine
+is shared, so these per-request figures are steadier than the rates.
+
 Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--keep]
      (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
 """
@@ -203,15 +208,71 @@ def _client_process(port: int, path: str, headers: dict, bodies: list[bytes], th
 
 
 def run_load(pool: ProcessPoolExecutor, port: int, path: str, headers: dict, bodies: list[bytes],
-             clients: int) -> tuple[float, list]:
-    """One round: (seconds from the first request to the last answer, [(latency, status)])."""
+             clients: int, cpu: "CpuMeter | None" = None) -> tuple[float, list, dict]:
+    """One round: (seconds from the first request to the last answer, [(latency, status)], CPU seconds
+    per process group during the round)."""
     per_process = clients // PROCESSES
     chunks = [bodies[i::PROCESSES] for i in range(PROCESSES)]
+    before = cpu.read() if cpu else {}
     futures = [pool.submit(_client_process, port, path, headers, chunk, per_process) for chunk in chunks]
     outcomes = [f.result() for f in futures]
+    spent = cpu.spent_since(before) if cpu else {}
     start = min(o[0] for o in outcomes)
     end = max(o[1] for o in outcomes)
-    return end - start, [r for o in outcomes for r in o[2]]
+    return end - start, [r for o in outcomes for r in o[2]], spent
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (field 3, the state, is index 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def process_cpu(pid: int) -> float:
+    fields = _proc_stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def session_pids(sid: int) -> list[int]:
+    """The processes of a session (gunicorn's master and workers were started in a session of their own)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields is not None and int(fields[3]) == sid:
+                pids.append(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by named groups of processes between two readings (pids listed afresh each time)."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups  # name → function giving the group's current pids
+
+    def read(self) -> dict:
+        return {name: {pid: process_cpu(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    def spent_since(self, before: dict) -> dict:
+        after = self.read()
+        return {name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items())
+                for name in after}
+
+
+def database_backends(url: str):
+    """The pids of the PostgreSQL backends connected to the scratch database, but the asking one."""
+    conn = psycopg.connect(url, autocommit=True)
+
+    def pids() -> list[int]:
+        return [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return conn, pids
 
 
 def summary(rounds: list[tuple[float, list]]) -> dict:
@@ -226,7 +287,9 @@ def summary(rounds: list[tuple[float, list]]) -> dict:
     return {"requests": len(results), "seconds": seconds, "rps": len(results) / seconds,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000, "errors": errors,
             "statuses": sorted({r[1] for r in results}),
-            "round_rps": [len(r[1]) / r[0] for r in rounds]}
+            "round_rps": [len(r[1]) / r[0] for r in rounds],
+            "cpu_ms": {name: 1000 * sum(r[2].get(name, 0.0) for r in rounds) / len(results)
+                       for name in rounds[0][2]}}
 
 
 LEAF_CATEGORIES = ("0101", "0102", "0103", "0104", "0105", "0201", "0202", "0301", "0302", "0303", "0401", "0402",
@@ -257,6 +320,9 @@ def show(name: str, r: dict) -> None:
           f"p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   max {r['max_ms']:7.1f} ms   "
           f"errors {r['errors']}  statuses {r['statuses']}   rounds: "
           + " ".join(f"{x:.0f}" for x in r["round_rps"]) + " req/s")
+    if r["cpu_ms"]:
+        parts = [f"{k} {v:.2f}" for k, v in r["cpu_ms"].items() if v > 0 or k != "relay"]
+        print(f"        CPU ms per request: {', '.join(parts)}; total {sum(r['cpu_ms'].values()):.2f}")
 
 
 def main() -> int:
@@ -290,15 +356,21 @@ def main() -> int:
         stack.callback(stop, app_proc)
         bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
         stack.callback(stop, bare_proc)
-        stack.enter_context(relay_follower(env, queue))
+        follower = stack.enter_context(relay_follower(env, queue))
         pool = stack.enter_context(ProcessPoolExecutor(PROCESSES))
         run_load(pool, bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
         run_load(pool, app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
+        backends_conn, backends = database_backends(SCRATCH.url)
+        stack.callback(backends_conn.close)
+        load = lambda: list(pool._processes)  # noqa: E731 - the load generator's processes
+        bare_cpu = CpuMeter({"server": lambda: session_pids(bare_proc.pid), "database": backends, "load": load})
+        app_cpu = CpuMeter({"server": lambda: session_pids(app_proc.pid), "database": backends,
+                            "relay": lambda: session_pids(follower.pid), "load": load})
         for start in range(0, args.requests, chunk):
             bare_rounds.append(run_load(pool, bare_port, "/bare", headers, bare_bodies[start:start + chunk],
-                                        args.clients))
+                                        args.clients, bare_cpu))
             app_rounds.append(run_load(pool, app_port, "/api/v1/events", headers, app_bodies[start:start + chunk],
-                                       args.clients))
+                                       args.clients, app_cpu))
         time.sleep(2.0)  # the follower's last round
     with psycopg.connect(SCRATCH.url) as conn:
         stored = conn.execute("SELECT count(*) FROM events WHERE client_uuid LIKE 'a-%'").fetchone()[0]

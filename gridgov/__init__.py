@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import load_settings
-from gridgov import request_guard, security
+from gridgov import request_guard, security, sessions
 from gridgov.routing import register_converters
 from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for, normalize_database_url
 
@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
 
+    sessions.register(app)
     register_extensions(app)
     register_converters(app)
     register_blueprints(app)

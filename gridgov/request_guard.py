@@ -67,11 +67,20 @@ def _pairs():
             yield f"file:{key}", upload.filename or ""
 
 
+def json_may_hold_unstorable(data: bytes) -> bool:
+    """False when JSON text cannot decode to a string holding NUL or a lone surrogate, so the decoded
+    body need not be walked. The body is decoded as json.loads decodes bytes: UTF-16 and UTF-32 bodies
+    have NUL bytes; in UTF-8 (read with 'surrogatepass') a surrogate is the bytes ED A0..BF xx, and an
+    escape is a backslash and u. Without NUL, ED and \\u bytes, neither can appear; with them (any
+    Hangul syllable, any escaped character) the body is walked as before."""
+    return b"\\u" in data or b"\x00" in data or b"\xed" in data
+
+
 def check_request() -> None:
     for where, text in _pairs():
         if isinstance(text, str) and UNSTORABLE.search(text):
             raise UnstorableText(where)
-    if request.is_json:
+    if request.is_json and json_may_hold_unstorable(request.get_data(cache=True)):
         found = first_unstorable(request.get_json(silent=True))
         if found:
             raise UnstorableText(found)

@@ -37,6 +37,13 @@ def _install_hook() -> None:
 def _after_commit(session: Session) -> None:
     if not session.info.pop(outbox.PENDING_FLAG, False) or not has_app_context():
         return
+    relay_committed_rows()
+
+
+def relay_committed_rows() -> None:
+    """What follows a commit that wrote outbox rows: relay them now, unless the app leaves them to
+    the periodic relay or a follower sends them. Also called directly after a statement that was its
+    own transaction (the report statement), where there is no session commit to hook."""
     app = current_app._get_current_object()
     if not app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
         return  # rows wait for the periodic relay (`jobs cron`), e.g. during bulk imports

@@ -14,7 +14,7 @@ import shapely
 from flask import current_app
 
 from gridgov.errors import AppError
-from gridgov.extensions import db
+from gridgov.extensions import database_key, db
 from gridgov.models import Area, Setting
 from gridgov.services import admin_audit
 from gridgov.timeutil import utcnow
@@ -37,7 +37,7 @@ DEFAULT_VERSION_TTL_SECONDS = 2.0
 def recent_area_version() -> int:
     """`area_version()`, re-read at most every AREA_VERSION_TTL_SECONDS per process. Another
     process's import is seen within that time; this process's own import at once (see bump)."""
-    key = str(db.engine.url)
+    key = database_key()
     ttl = current_app.config.get("AREA_VERSION_TTL_SECONDS", DEFAULT_VERSION_TTL_SECONDS)
     seen = _version_seen.get(key)
     now = time.monotonic()
@@ -55,7 +55,7 @@ def bump_area_version() -> int:
         db.session.add(setting)
     setting.value = str(int(setting.value or 0) + 1)
     setting.updated_at = utcnow()
-    _version_seen.pop(str(db.engine.url), None)
+    _version_seen.pop(database_key(), None)
     return int(setting.value)
 
 

@@ -67,11 +67,15 @@ def likely_duplicates(event: Event, limit: int = 10) -> list[Event]:
 
 
 # PostgreSQL text of the query above, for a statement that has not inserted its event yet (so no
-# `id <>`): parameters d_category, d_states (array), d_min_lon … d_until, d_limit.
+# `id <>`): parameters d_category, d_states (array), d_min_lon … d_until, d_limit. Each row also
+# carries what decides whether the reporter may see it (CANDIDATE_COLUMNS: reporter and area codes,
+# gridgov.access.can_see), so the answer needs no second query to leave out foreign events.
+CANDIDATE_COLUMNS = ("id", "number", "state", "lon", "lat", "reporter_id", "county_code", "township_code",
+                     "village_code", "grid_code")
 CANDIDATES_SQL = (
-    "WITH near AS MATERIALIZED (SELECT id, number, state, lon, lat, category_code, reported_at FROM events "
+    f"WITH near AS MATERIALIZED (SELECT {','.join(CANDIDATE_COLUMNS)},category_code,reported_at FROM events "
     "WHERE lon BETWEEN %(d_min_lon)s AND %(d_max_lon)s AND lat BETWEEN %(d_min_lat)s AND %(d_max_lat)s) "
-    "SELECT id, number, state, lon, lat, reported_at FROM near "
+    "SELECT * FROM near "
     "WHERE category_code = %(d_category)s AND state = ANY(%(d_states)s) "
     "AND reported_at >= %(d_since)s AND reported_at <= %(d_until)s "
     "ORDER BY reported_at LIMIT %(d_limit)s"

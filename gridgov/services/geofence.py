@@ -14,7 +14,7 @@ from flask import current_app
 from geo.crs import to_wgs84
 from geo.areas import AreaRecord
 from geo.index import GridIndex
-from gridgov.extensions import db
+from gridgov.extensions import database_key, db
 from gridgov.models import Area
 from gridgov.services.areas import recent_area_version
 
@@ -32,7 +32,7 @@ def _load_index() -> GridIndex:
 
 
 def current_index() -> GridIndex:
-    key = str(db.engine.url)
+    key = database_key()
     version = recent_area_version()
     cached = _cache.get(key)
     if cached and cached[0] == version:

@@ -36,6 +36,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from sqlalchemy import JSON, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gridgov.models import Category, Event, EventLog, OutboxMessage
@@ -65,7 +66,7 @@ class Written:
     log_hash: str | None
     category_name: str | None
     reporter_active: bool
-    candidates: list           # possible duplicates: objects with id, number, state, lon, lat
+    candidates: list           # possible duplicates: objects with duplicates.CANDIDATE_COLUMNS
     event_values: dict         # the event's columns as written (but id, number, workflow and log head)
     committed: bool            # written in a transaction of its own (else the caller's session commits)
 
@@ -161,14 +162,18 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
     if session.info.get(_HOLDS_CONNECTION):
         # The session already has a transaction open: write inside it (the caller commits).
         row, committed = session.connection().exec_driver_sql(plan.sql, params).one(), False
+    elif engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute:
+        # Someone watches the statements (a test, bench/profile_ingest.py): through SQLAlchemy, which
+        # tells them; otherwise the same as below.
+        with plan.autocommit.connect() as conn:
+            row, committed = conn.exec_driver_sql(plan.sql, params).one(), True
     else:
         # Nothing of this session's is pending: the statement is its own transaction (autocommit,
         # one round trip, no BEGIN or COMMIT of its own).
-        with plan.autocommit.connect() as conn:
-            row, committed = conn.exec_driver_sql(plan.sql, params).one(), True
+        row, committed = _execute_autocommit(engine, plan.sql, params), True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
-                      candidates=[SimpleNamespace(id=c[0], number=c[1], state=c[2], lon=c[3], lat=c[4])
+                      candidates=[SimpleNamespace(**dict(zip(duplicates.CANDIDATE_COLUMNS, c)))
                                   for c in (row[7] or [])], event_values=event_values, committed=committed)
     if written.event_id is not None:
         expected = hashlib.sha256(
@@ -180,6 +185,35 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
                 raise HashMismatch(message)  # the caller rolls back and writes through the ORM
             log.error("%s; stored as is, `audit verify` will name it", message)
     return written
+
+
+def _execute_autocommit(engine, sql: str, params: dict) -> tuple:
+    """Run the statement in autocommit on a pooled connection, straight through the driver: its one
+    row as a tuple. SQLAlchemy's Connection would add a result object with its column keymap, built
+    afresh for every textual statement, and its execution events, a fair share of a report's CPU;
+    what it does on failure is done here the same way: the driver's error wrapped as SQLAlchemy's
+    (IntegrityError for a racing replay, OperationalError for a lost server), and a connection the
+    server cut invalidated with its pool, so the next checkout connects afresh."""
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    try:
+        driver.autocommit = True
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        disconnect = engine.dialect.is_disconnect(exc, driver, None)
+        if disconnect:
+            engine.pool._invalidate(raw, exc)  # as Connection._handle_dbapi_exception does
+        raise DBAPIError.instance(sql, params, exc, engine.dialect.loaded_dbapi.Error,
+                                  hide_parameters=engine.hide_parameters, dialect=engine.dialect,
+                                  connection_invalidated=disconnect) from exc
+    finally:
+        raw.close()
 
 
 def _json_value(value):
@@ -275,7 +309,8 @@ def _build_sql(columns: dict, sequence: str, dialect) -> str:
         "SELECT (SELECT id FROM prior), ev.id, ev.number, ev.workflow, ev.log_hash,"
         " (SELECT name_zh FROM categories WHERE code = %(category)s::VARCHAR),"
         " %(reporter)s::INTEGER IS NULL OR EXISTS (SELECT FROM users WHERE id = %(reporter)s::INTEGER AND active),"
-        " (SELECT json_agg(json_build_array(d.id, d.number, d.state, d.lon, d.lat) ORDER BY d.reported_at, d.id)"
+        f" (SELECT json_agg(json_build_array({','.join('d.' + c for c in duplicates.CANDIDATE_COLUMNS)})"
+        " ORDER BY d.reported_at, d.id)"
         f" FROM ({duplicates.CANDIDATES_SQL}) d)\n"
         "FROM (SELECT 1) AS one LEFT JOIN ev ON true"
     )

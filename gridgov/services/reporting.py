@@ -11,7 +11,7 @@ two racing first attempts both try to insert and the loser, on the constraint, r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 import shapely
 from flask import current_app
@@ -22,9 +22,11 @@ from sqlalchemy.orm.util import identity_key
 
 from geo.crs import normalize_crs, to_wgs84
 from gridgov.errors import AppError
-from gridgov.extensions import db
+from gridgov.extensions import database_key, db
 from gridgov.jobs import outbox
+from gridgov.jobs.setup import relay_committed_rows
 from gridgov.models import Area, Category, Event, User
+from gridgov.models.events import OPEN_STATES
 from gridgov.services import geofence, report_statement
 from gridgov.services.areas import recent_area_version
 from gridgov.services.audit import append_log
@@ -41,11 +43,55 @@ logger = logging.getLogger(__name__)
 MAX_DESCRIPTION = 2000
 
 
-@dataclass
 class ReportResult:
-    event: Event
-    created: bool
-    duplicates: list[Event]
+    """The reported (or replayed) event, whether this call created it, and its likely duplicates.
+
+    `row` is what an answer shows: the Event itself, or for a report written by one statement the
+    plain columns just written (a WrittenEvent), which cost nothing to read. `event` is always the
+    ORM Event; for a one-statement report it is made on first use, attached to the session as if
+    loaded (no query), so callers that only answer (the JSON API) never build it."""
+
+    def __init__(self, event: Event | None, created: bool, duplicates: list, *, written: "WrittenEvent | None" = None):
+        self._event = event
+        self.created = created
+        self.duplicates = duplicates
+        self.row = event if written is None else written
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            self._event = self.row.attach(db.session())
+        return self._event
+
+
+class WrittenEvent:
+    """The columns of an event just written by the report statement, read like an Event by the
+    presenters (and by anything that only reads columns), without the ORM's per-attribute costs."""
+
+    def __init__(self, values: dict, category_name: str | None):
+        self.__dict__.update(values)
+        self.category = SimpleNamespace(code=values["category_code"], name_zh=category_name)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def attach(self, session) -> Event:
+        """The ORM Event for these columns, in the session as if loaded (no query); the session's own
+        copy if it has read the event meanwhile."""
+        loaded = session.identity_map.get(identity_key(Event, (self.id,)))
+        if loaded is not None:
+            return loaded
+        values = {k: v for k, v in self.__dict__.items() if k != "category"}
+        event = Event(**values)
+        make_transient_to_detached(event)
+        session.add(event)
+        cat = session.identity_map.get(identity_key(Category, (self.category_code,)))
+        if cat is None:
+            cat = report_statement.category_stub(self.category_code, self.category.name_zh)
+            session.add(cat)
+        set_committed_value(event, "category", cat)
+        return event
 
 
 def _category(code: str | None) -> Category:
@@ -78,7 +124,7 @@ _county_by_version: dict[tuple[str, int], str | None] = {}
 
 def county_code() -> str | None:
     """The county's code, read once per area version (every report needs it)."""
-    key = (str(db.engine.url), recent_area_version())
+    key = (database_key(), recent_area_version())
     if key not in _county_by_version:
         _county_by_version[key] = db.session.scalar(
             db.select(Area.code).where(Area.level == "county").order_by(Area.code).limit(1))
@@ -258,22 +304,16 @@ def _report_in_one_statement(*, user, category, description, lon, lat, crs, urge
         raise AppError("账号已停用", "The account is disabled", status=403, code="account_disabled")
     if written.event_id is None:
         return None  # unknown or inactive category: the ORM path says which
-    # The outbox row is committed (by the statement itself, or now): the after-commit hook relays it
-    # unless a relay follower does (gridgov/jobs/setup.py). Committing a session that holds no
-    # connection sends nothing; it runs that hook.
-    outbox.note_pending(session)
-    _commit_keeping()
-    event = Event(id=written.event_id, number=written.number, workflow=written.workflow, log_seq=1,
-                  log_hash=written.log_hash, **written.event_values)
-    # The answer's event, as if loaded: attached to the session without a query.
-    make_transient_to_detached(event)
-    session.add(event)
-    cat = session.identity_map.get(identity_key(Category, (category,)))
-    if cat is None:
-        cat = report_statement.category_stub(category, written.category_name)
-        session.add(cat)
-    set_committed_value(event, "category", cat)
-    return ReportResult(event, True, within_radius(wlon, wlat, written.candidates))
+    # The outbox row is committed (by the statement itself, or now): it is relayed after the commit
+    # unless a relay follower does it (gridgov/jobs/setup.py).
+    if written.committed:
+        relay_committed_rows()  # the session holds nothing to commit: no commit to hook, call it
+    else:
+        outbox.note_pending(session)
+        _commit_keeping()
+    row = WrittenEvent(dict(written.event_values, id=written.event_id, number=written.number,
+                            workflow=written.workflow, log_seq=1, log_hash=written.log_hash), written.category_name)
+    return ReportResult(None, True, within_radius(wlon, wlat, written.candidates), written=row)
 
 
 def _commit_keeping() -> None:

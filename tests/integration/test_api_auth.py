@@ -54,3 +54,40 @@ def test_openapi_document_lists_the_token_route(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/auth/token" in spec["paths"]
+
+
+def test_token_requests_are_rate_limited_per_address(client):
+    """The route's own limit holds although no before_request hook checks limits any more
+    (gridgov.extensions.DeclaredLimiter): the decorator checks it when the route runs."""
+    from gridgov.extensions import limiter
+
+    app = client.application
+    previous = app.config["LOGIN_RATE_LIMIT"]
+    app.config["LOGIN_RATE_LIMIT"] = "5 per minute"
+    try:
+        statuses = [_token(client, username="nobody", password="wrong-password").status_code for _ in range(7)]
+        assert statuses == [401] * 5 + [429] * 2
+    finally:
+        app.config["LOGIN_RATE_LIMIT"] = previous
+        limiter.reset()
+
+
+def test_an_app_wide_limit_is_still_checked_on_every_route():
+    """DeclaredLimiter skips its per-request hook only while no app-wide limit exists."""
+    from flask import Flask
+
+    from gridgov.extensions import DeclaredLimiter
+
+    app = Flask("limited")
+    app.config.update(RATELIMIT_STORAGE_URI="memory://")
+    own = DeclaredLimiter(key_func=lambda: "one-client", default_limits=["2 per minute"])
+    own.init_app(app)
+    app.add_url_rule("/ping", "ping", lambda: "pong")
+    client = app.test_client()
+    assert [client.get("/ping").status_code for _ in range(3)] == [200, 200, 429]
+
+    free = Flask("free")
+    free.config.update(RATELIMIT_STORAGE_URI="memory://")
+    DeclaredLimiter(key_func=lambda: "one-client").init_app(free)
+    free.add_url_rule("/ping", "ping", lambda: "pong")
+    assert {free.test_client().get("/ping").status_code for _ in range(5)} == {200}

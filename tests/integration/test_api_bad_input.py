@@ -42,6 +42,32 @@ def test_unstorable_characters_are_refused_with_400(client, method, path, body, 
     assert counts()[0] == 0
 
 
+# The guard looks at the raw bytes first and walks the decoded body only when they could hold such a
+# character (request_guard.json_may_hold_unstorable): a surrogate written as raw bytes (json.loads reads
+# UTF-8 with 'surrogatepass') and an escape in a UTF-16 body must still be caught.
+@pytest.mark.parametrize("encode", [
+    lambda text: text.replace("SURROGATE", "").encode().replace(b"RAW", b"\xed\xa0\x80"),
+    lambda text: text.replace("RAW", "").replace("SURROGATE", "\\u0000").encode("utf-16"),
+    lambda text: text.replace("RAW", "").replace("SURROGATE", "\\udc00").encode("utf-32"),
+])
+def test_unstorable_characters_in_raw_bytes_or_other_encodings_are_refused(client, encode):
+    _, lon, lat = a_point()
+    text = f'{{"category":"0102","description":"aRAWSURROGATEb","lon":{lon},"lat":{lat}}}'
+    response = client.post("/api/v1/events", data=encode(text), headers=auth(client) | {
+        "Content-Type": "application/json"})
+    assert assert_refused(response, 400, "unstorable_text")["details"]["field"] == "description"
+    assert counts()[0] == 0
+
+
+def test_the_byte_check_lets_only_bodies_without_such_characters_through():
+    from gridgov.request_guard import json_may_hold_unstorable
+
+    assert not json_may_hold_unstorable('{"description":"暴露垃圾，路边堆放 😀"}'.encode())
+    for body in (b'{"d":"\\u0000"}', b'{"d":"\xed\xa0\x80"}', '{"d":"x"}'.encode("utf-16"),
+                 '{"d":"한국"}'.encode()):
+        assert json_may_hold_unstorable(body)
+
+
 def test_unstorable_characters_in_a_form_field_or_action_body_are_refused(client):
     _, lon, lat = a_point()
     form = {"category": "0102", "description": "a\x00", "lon": str(lon), "lat": str(lat)}

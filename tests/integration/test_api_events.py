@@ -242,3 +242,29 @@ def test_a_replay_key_of_someone_elses_report_reveals_nothing(client):
     retry = client.post("/api/v1/events", headers=auth(client, "other_worker") | key,
                         json={"category": "0102", "description": "外乡镇的秘密", "lon": lon, "lat": lat})
     assert retry.status_code == 200 and retry.get_json()["id"] == theirs.get_json()["id"]
+
+
+def test_likely_duplicates_follow_each_roles_view(client):
+    """The hints are decided as can_see decides, per role: a grid worker's own reports count wherever they
+    lie, a neighbour's do not; a handler sees only events dispatched to their department (decided in SQL,
+    from the tasks). On PostgreSQL the rows come from the report statement, elsewhere they are Events."""
+    from gridgov.services.reporting import report_event
+    from gridgov.services.workflow import fire_action
+    from tests.integration.consoles.helpers import outsiders, townships, user
+
+    people = outsiders()
+    lon, lat = _point_of(townships()[1])  # outside demo_worker's village and demo_dispatcher's township
+    body = {"category": "0102", "description": "同一处", "lon": lon, "lat": lat}
+    mine = report_event(user=user("demo_worker"), category="0102", description="路过外乡镇", lon=lon, lat=lat).event
+    theirs = report_event(user=people["other_worker"], category="0102", description="外乡镇", lon=lon, lat=lat).event
+    handler = user("demo_handler")
+    fire_action(theirs.id, "register", user=people["other_dispatcher"])
+    fire_action(theirs.id, "dispatch", user=people["other_dispatcher"], inputs={"department": handler.department_code})
+
+    worker = client.post("/api/v1/events", headers=auth(client, "demo_worker"), json=body).get_json()
+    assert [d["id"] for d in worker["likely_duplicates"]] == [mine.id]
+    neighbour = client.post("/api/v1/events", headers=auth(client, "other_worker"), json=body).get_json()
+    assert [d["id"] for d in neighbour["likely_duplicates"]] == [mine.id, theirs.id, worker["id"]]
+    by_handler = client.post("/api/v1/events", headers=auth(client, "demo_handler"), json=body).get_json()
+    assert [d["id"] for d in by_handler["likely_duplicates"]] == [theirs.id]
+    assert [d["state"] for d in by_handler["likely_duplicates"]] == ["dispatched"]

@@ -260,3 +260,17 @@ def test_a_cached_token_answers_without_a_query(client, backend):
     db.session.remove()
     _, seen = statements_during(client.application, lambda: client.get("/api/v1/events?per_page=1", headers=headers))
     assert not any("api_tokens" in s for s in seen)
+
+
+def test_the_statement_stays_within_psycopgs_cache_limits(app_ctx, backend):
+    """psycopg keeps the parsed form of a query only up to 4096 bytes and 50 parameters; past either it
+    parses the statement again on every report."""
+    import re
+
+    from psycopg import _queries
+
+    if backend != "postgresql":
+        pytest.skip("the statement is PostgreSQL's")
+    sql = report_statement._plan_for(db.engine).sql
+    assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    assert len(set(re.findall(r"%\((\w+)\)s", sql))) <= _queries.MAX_CACHED_STATEMENT_PARAMS
