@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo.index import GridIndex  # noqa: E402
 from geo.synthetic import make_county  # noqa: E402
+from bench.table import table_row  # noqa: E402
 
 BENCH_DB = "gridgov_bench_geo"
 VILLAGES_PER_TOWNSHIP = (12, 18)
@@ -264,7 +265,16 @@ def main() -> int:
           f"{rate / all_rate:,.0f}x")
     for text, ok in checks:
         print(f"  {verdict(ok)}  {text}")
-    return 0 if all(ok for _, ok in checks) else 1
+    passed = all(ok for _, ok in checks)
+    table_row(f"geofence: {len(grids):,} grids, {len(lons):,} points",
+              figure=f"locate_many {rate:,.0f} points/s; locate p50 {p50:.1f} µs; build {build_s:.2f} s; "
+                     f"index-only RSS {index_rss:.0f} MB",
+              target="≥ 1 M points/s and ≥ 10× PostGIS; p50 ≤ 30 µs; build ≤ 2 s; RSS < 250 MB",
+              baseline=(f"PostGIS ST_Covers + GiST {pg_rate:,.0f} points/s; " if pg is not None else "PostGIS n/a; ")
+              + f"naive prepared loop {naive_rate:,.0f} points/s",
+              ratio=(f"{rate / pg_rate:.1f}× PostGIS, " if pg is not None else "") + f"{rate / naive_rate:,.0f}× naive",
+              verdict=passed)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.scratch import ScratchDatabase  # noqa: E402
+from bench.table import table_row  # noqa: E402
 
 ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -397,6 +398,12 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {text}")
     passed = all(ok for _, ok in checks)
     print("PASS" if passed else "FAIL")
+    table_row(f"ingest: {args.requests:,} JSON reports, {args.clients} clients, gunicorn -w 2",
+              figure=f"{app['rps']:.1f} req/s, p50 {app['p50_ms']:.0f} ms, p99 {app['p99_ms']:.0f} ms, "
+                     f"{app['errors']} errors, {stored:,} rows",
+              target=f"≥ {TARGET_SHARE:.0%} of the bare route's throughput, p99 ≤ {TARGET_P99_MS:.0f} ms, zero errors",
+              baseline=f"bare one-row insert route {bare['rps']:.1f} req/s, p99 {bare['p99_ms']:.0f} ms",
+              ratio=f"{share:.1%}", verdict=passed)
     return 0 if passed else 1
 
 

@@ -1,30 +1,35 @@
 """Run every benchmark in bench/ against this machine's PostgreSQL and Redis and print one table.
 
 Each benchmark prints its own figures, the baseline measured in the same run, the ratio and a
-PASS/FAIL verdict per target; this script runs them one after another (they would disturb each
-other's timings in parallel), keeps their full output under bench/out/, and prints the lines that
-carry a verdict as the table the README's performance section copies.
+PASS/FAIL verdict per target, and ends with one TABLE-ROW line (bench/table.py); this script runs them
+one after another (they would disturb each other's timings in parallel), keeps their full output
+under bench/out/, and prints those rows as the table the README's performance section copies:
+benchmark, figure, target, baseline, ratio, verdict. A benchmark that ends without its row (it
+crashed or timed out) shows its last lines and FAIL.
 
 Run: python bench/run_all.py [--only geofence,sweep] [--timeout 1800]
 """
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench.table import parse_rows  # noqa: E402
+
 BENCHES = ["geofence", "workflow", "sweep", "stats", "ingest", "soak"]
-VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 
 
-def run(name: str, timeout: float) -> tuple[str, float, list[str], int]:
+def run(name: str, timeout: float) -> tuple[str, float, list[dict], int]:
     script = HERE / f"{name}.py"
     if not script.exists():
-        return name, 0.0, ["(no benchmark file)"], -1
+        return name, 0.0, [{"benchmark": name, "figure": "(no benchmark file)", "target": "", "baseline": "",
+                            "ratio": "", "verdict": "FAIL"}], -1
     started = time.monotonic()
     try:
         done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=timeout)
@@ -36,8 +41,12 @@ def run(name: str, timeout: float) -> tuple[str, float, list[str], int]:
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
     (out_dir / f"{name}.txt").write_text(output)
-    lines = [line.strip() for line in output.splitlines() if VERDICT.search(line) or "ratio" in line.lower()]
-    return name, elapsed, lines or output.strip().splitlines()[-3:], code
+    rows = parse_rows(output)
+    if not rows:
+        tail = " / ".join(line.strip() for line in output.strip().splitlines()[-3:])
+        rows = [{"benchmark": name, "figure": tail or "(no output)", "target": "", "baseline": "", "ratio": "",
+                 "verdict": "FAIL"}]
+    return name, elapsed, rows, code
 
 
 def main() -> int:
@@ -47,10 +56,13 @@ def main() -> int:
     args = parser.parse_args()
     names = [n for n in BENCHES if not args.only or n in args.only.split(",")]
     results = [run(name, args.timeout) for name in names]
-    print("| benchmark | seconds | figures, ratios and verdicts |")
-    print("| --- | --- | --- |")
-    for name, elapsed, lines, code in results:
-        print(f"| {name} | {elapsed:.0f} | {'<br>'.join(l.replace('|', '/') for l in lines)} |")
+    print("| benchmark | target | measured | baseline in the same run | ratio | verdict | run |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, elapsed, rows, code in results:
+        for row in rows:
+            cells = [row["benchmark"], row["target"], row["figure"], row["baseline"], row["ratio"], row["verdict"],
+                     f"{elapsed:.0f} s"]
+            print("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return 0 if all(code == 0 for *_, code in results) else 1
 
 

@@ -130,7 +130,8 @@ class Managed:
 
 class Stack:
     def __init__(self, workdir: Path, *, web_workers: int = 4, rq_workers: int = 2, cron_interval: int = 60,
-                 pg_port: int = 55433, redis_port: int = 6391, sms_gateway_url: str = "", log=print):
+                 pg_port: int = 55433, redis_port: int = 6391, sms_gateway_url: str = "",
+                 job_retry_intervals: str = "", log=print):
         self.workdir = workdir
         self.pgdata = workdir / "pgdata"
         self.logs = workdir / "logs"
@@ -142,6 +143,7 @@ class Stack:
         self.redis_port = free_port(redis_port)
         self.web_port = free_port()
         self.sms_gateway_url = sms_gateway_url
+        self.job_retry_intervals = job_retry_intervals
         self.say = log
         self.started_at = time.monotonic()
         self.redis_proc: subprocess.Popen | None = None
@@ -177,6 +179,8 @@ class Stack:
             "GRIDGOV_UPLOAD_DIR": str(self.instance / "uploads"), "GRIDGOV_RQ_QUEUE": "gridgov",
             "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
         })
+        if self.job_retry_intervals:
+            env["GRIDGOV_JOB_RETRY_INTERVALS"] = self.job_retry_intervals
         if self.sms_gateway_url:
             env["SMS_GATEWAY_URL"] = self.sms_gateway_url
             env["SMS_GATEWAY_TOKEN"] = "soak"

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.scratch import ScratchDatabase  # noqa: E402
+from bench.table import table_row  # noqa: E402
 
 ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -249,6 +250,13 @@ def main() -> int:
           f"(+{memory['delta_mb']:.0f} MB for the rows)")
     verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
     print(verdict)
+    table_row(f"workflow: {actions:,} actions ({args.events:,} events × {len(PATH)}), PostgreSQL",
+              figure=f"{per['service']:.3f} ms/action as deployed (relay follower); self-relay "
+                     f"{per['service_self_relay']:.3f} ms, relay deferred {per['service_deferred']:.3f} ms; "
+                     f"{memory['events']:,} events loaded: RSS {memory['rss_mb']:.0f} MB",
+              target=f"≤ {TARGET_RATIO:g}× bare UPDATE + INSERT per action",
+              baseline=f"bare UPDATE + INSERT {per['bare']:.3f} ms/action", ratio=f"{ratio:.2f}×",
+              verdict=ratio <= TARGET_RATIO)
     return 0
 
 

@@ -14,7 +14,7 @@ from shapely.geometry import shape
 from geo.areas import CODE_LENGTH, PARENT_LEVEL, AreaRecord, level_of_code
 from geo.crs import normalize_crs, to_wgs84_many, transform_geometry
 from geo.errors import GeoError, UnknownCRS
-from geo.readers import detect_format, iter_geojson, iter_shapefile, shapefile_crs
+from geo.readers import detect_format, geojson_declared_crs, iter_geojson, iter_shapefile, shapefile_crs
 from geo.validate import (Problem, code_problems, duplicate_problem, geometry_problems, missing_name_problem,
                           raw_geometry_problems, repair as repair_geometry, unknown_parent_problem, where_of)
 
@@ -22,7 +22,7 @@ from geo.validate import (Problem, code_problems, duplicate_problem, geometry_pr
 @dataclass
 class ImportOptions:
     level: str | None = None  # None: each feature's `level_field`, else the level its code length implies
-    crs: str | None = None  # None: WGS-84 for GeoJSON, the .prj for a Shapefile
+    crs: str | None = None  # None: the GeoJSON's legacy "crs" member or WGS-84; the .prj for a Shapefile
     code_field: str = "code"
     name_field: str = "name"
     parent_field: str = "parent_code"
@@ -77,6 +77,7 @@ def read_areas(source, *, fmt: str | None = None, **options) -> tuple[list[AreaR
         crs = crs or _epsg_of(shapefile_crs(source))
         features = iter_shapefile(source)
     else:
+        crs = crs or geojson_declared_crs(source)
         features = iter_geojson(source)
     crs = normalize_crs(crs or "wgs84")
     report = ImportReport()

@@ -8,6 +8,7 @@ see rings exactly as written (unclosed, too short) before shapely would silently
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -43,6 +44,40 @@ def iter_geojson(source) -> Iterator[RawFeature]:
     finally:
         if handle is not source:
             handle.close()
+
+
+_EPSG_IN_NAME = re.compile(r"EPSG:(?:[0-9.]*:)?(\d+)$", re.IGNORECASE)
+
+
+def geojson_declared_crs(source) -> str | None:
+    """The legacy top-level `crs` member of a GeoJSON file (RFC 7946 dropped it, but GIS exports from
+    China often carry `urn:ogc:def:crs:EPSG::4490` or a Gauss-Krüger zone): 'EPSG:nnnn', 'wgs84' for
+    OGC CRS84, the name as written when it names neither, or None. Reads only up to the features, so a
+    member written after them is not seen (pass --crs then). A file object is rewound."""
+    handle = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source
+    if handle is source and not (hasattr(source, "seekable") and source.seekable()):
+        return None
+    name = None
+    try:
+        for prefix, event, value in ijson.parse(handle):
+            if prefix == "features" or prefix.startswith("features."):
+                break
+            if prefix == "crs.properties.name" and event == "string":
+                name = value.strip()
+                break
+    except ijson.JSONError:
+        name = None  # the import itself reports the broken file
+    finally:
+        if handle is source:
+            source.seek(0)
+        else:
+            handle.close()
+    if not name:
+        return None
+    if name.upper().endswith("CRS84"):
+        return "wgs84"
+    match = _EPSG_IN_NAME.search(name)
+    return f"EPSG:{match.group(1)}" if match else name
 
 
 def shapefile_crs(path) -> str | None:

@@ -1,6 +1,7 @@
 """Login and logout for the web pages (session cookie, remember-me, CSRF on the form)."""
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -27,8 +28,14 @@ def configure_login(manager: LoginManager, app) -> None:
     manager.session_protection = "strong"
 
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_id: str) -> User | None:
+        user_id, _, mark = session_id.partition(".")
+        if not user_id.isdigit() or len(user_id) > 18:
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not hmac.compare_digest(mark, user.session_mark()):
+            return None  # signed in before the password changed
+        return user
 
     @manager.request_loader
     def load_user_from_bearer(req) -> User | None:
@@ -64,8 +71,11 @@ class LoginForm(FlaskForm):
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Only same-site relative paths: refuses //evil.example, https://evil, and backslash tricks."""
+    """Only same-site relative paths: refuses //evil.example, https://evil, and backslash tricks, and control
+    characters (a CR or LF cannot go into the Location header: Werkzeug refuses it, after the work was done)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(c < " " or c == "\x7f" for c in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc

@@ -118,9 +118,23 @@ def status_for(exc: Exception) -> int | None:
     return None
 
 
+# Path prefix → how an HTTP error is answered for a URL under it that matched no route (or not with that
+# method). A blueprint's own error handlers never see routing errors, so a blueprint that speaks its own error
+# format names its prefix here: Open311 (gridgov.open311.views) answers with the spec's list of errors.
+UNROUTED_ERRORS = "gridgov_unrouted_errors"
+
+
+def answer_unrouted_under(app: Flask, prefix: str, render) -> None:
+    app.extensions.setdefault(UNROUTED_ERRORS, {})[prefix] = render
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if request.url_rule is None:
+            for prefix, render in app.extensions.get(UNROUTED_ERRORS, {}).items():
+                if request.path.startswith(prefix):
+                    return render(exc)
         zh, en = HTTP_MESSAGES.get(exc.code or 500, (exc.name, exc.name))
         data = getattr(exc, "data", None) or {}
         details = None

@@ -37,6 +37,31 @@ def reap_abandoned(app: Flask, *, at: float | None = None) -> int:
     return max(before - registry.get_job_count(cleanup=False), 0)
 
 
+def rescue_never_started(app: Flask) -> int:
+    """Put back on the queue the jobs a worker took off it but never started; returns how many.
+
+    rq moves a job from the queue to an intermediate list when a worker takes it, and off that list
+    when the job starts. A worker killed in between leaves the job there, in no registry, until some
+    worker's own maintenance (every 10 minutes) notices; and since its key still exists in Redis,
+    recovery.requeue_lost does not see it as lost. A job seen there on two passes a minute apart is
+    stuck: it goes back on the queue under its own id (handlers are idempotent).
+    """
+    queue = queueing.queue_for(app)
+    waiting = queue.intermediate_queue
+    rescued = 0
+    for job_id in waiting.get_job_ids():
+        if job_id in queue.started_job_registry:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None:
+            waiting.remove(job_id)
+        elif not waiting.set_first_seen(job_id) and waiting.should_be_cleaned_up(job_id):
+            waiting.remove(job_id)
+            queue.enqueue_job(job)
+            rescued += 1
+    return rescued
+
+
 def periodic_pass(*, now=None) -> dict:
     app = current_app._get_current_object()
     report: dict = {"relay": asdict(relay.relay_pending(app))}
@@ -44,6 +69,7 @@ def periodic_pass(*, now=None) -> dict:
     report["delivered_after_quiet_hours"] = deliver_external(None)
     if app.config.get("REDIS_URL"):
         report["abandoned_jobs"] = reap_abandoned(app)
+        report["never_started_jobs_requeued"] = rescue_never_started(app)
         report["lost_jobs_requeued"] = recovery.requeue_lost(app)
     return report
 

@@ -31,18 +31,20 @@ def _visible(sha256: str, ext: str | None) -> Photo | None:
     return None
 
 
-def _send(path, mimetype: str, etag: str):
+def send_photo_file(path, mimetype: str, etag: str, *, shared_cache: bool = False):
+    """The stored copy (no metadata) with safe headers; `shared_cache` only for photos anybody may see."""
     if not path.is_file():
         current_app.logger.warning("photo file missing: %s", path)
         abort(404)
     response = send_file(path, mimetype=mimetype, conditional=True, etag=etag, max_age=ONE_YEAR)
-    response.cache_control.public = False
-    response.cache_control.private = True
+    response.cache_control.public = shared_cache
+    response.cache_control.private = not shared_cache
     response.cache_control.immutable = True
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Content-Disposition"] = "inline"
-    response.vary.add("Cookie")
+    if not shared_cache:
+        response.vary.add("Cookie")
     return response
 
 
@@ -52,7 +54,7 @@ def public(sha256: str, ext: str):
     photo = _visible(sha256, ext)
     if photo is None:
         abort(404)
-    return _send(public_path(upload_root(), sha256, ext), photo.mime, sha256)
+    return send_photo_file(public_path(upload_root(), sha256, ext), photo.mime, sha256)
 
 
 @bp.get("/thumb/<sha256>.<ext>")
@@ -60,7 +62,7 @@ def public(sha256: str, ext: str):
 def thumb(sha256: str, ext: str):
     if ext != THUMB_EXT or _visible(sha256, None) is None:
         abort(404)
-    return _send(thumb_path(upload_root(), sha256), THUMB_MIME, f"thumb-{sha256}")
+    return send_photo_file(thumb_path(upload_root(), sha256), THUMB_MIME, f"thumb-{sha256}")
 
 
 def photo_url(photo: Photo) -> str:

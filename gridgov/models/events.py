@@ -145,7 +145,7 @@ class Task(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))  # uq_tasks_event_seq leads with event_id
     seq: Mapped[int] = mapped_column(Integer)
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
     status: Mapped[str] = mapped_column(String(20), default="dispatched")
@@ -196,7 +196,7 @@ class EventLog(db.Model):
     __table_args__ = (UniqueConstraint("event_id", "seq", name="uq_event_log_event_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))  # uq_event_log_event_seq leads with event_id
     seq: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
     from_state: Mapped[str | None] = mapped_column(String(20))

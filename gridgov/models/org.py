@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -69,6 +70,14 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """What the session and remember-me cookies hold: the id and a mark of the password hash, so a
+        password change or reset ends every session signed in with the old password."""
+        return f"{self.id}.{self.session_mark()}"
+
+    def session_mark(self) -> str:
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -97,6 +97,6 @@ def service_request(event: Event, departments: dict, notes: dict, photo) -> dict
         "zipcode": None,
         "lat": event.lat if mapped else None,
         "long": event.lon if mapped else None,
-        "media_url": url_for("media.public", sha256=photo.sha256, ext=EXT_BY_MIME[photo.mime], _external=True)
+        "media_url": url_for("open311.media", sha256=photo.sha256, ext=EXT_BY_MIME[photo.mime], _external=True)
         if photo is not None else None,
     }

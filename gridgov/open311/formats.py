@@ -7,6 +7,7 @@ empty element and booleans are `true`/`false`.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from flask import Response
@@ -15,12 +16,18 @@ FORMATS = ("json", "xml")
 MIMETYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 
 
+# Characters XML 1.0 cannot carry, even escaped: C0 controls but tab, LF and CR, and U+FFFE/U+FFFF. Stored text
+# may hold them (a citizen's description, a code echoed in an error); written raw they make the whole
+# document unparseable for every client, so each becomes U+FFFD.
+NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return NOT_IN_XML.sub("\ufffd", str(value))
 
 
 def _append(parent: ET.Element, tag: str, value, item_tags: dict) -> None:

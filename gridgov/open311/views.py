@@ -12,13 +12,16 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from gridgov.errors import AppError
+from gridgov.errors import HTTP_MESSAGES, AppError, answer_unrouted_under
 from gridgov.extensions import db
-from gridgov.models import Category, Event
+from gridgov.media.intake import EXT_BY_MIME
+from gridgov.media.storage import SHA256_RE, public_path, upload_root
+from gridgov.media.views import send_photo_file
+from gridgov.models import Category, Event, Photo
 from gridgov.open311 import documents
 from gridgov.open311.formats import FORMATS, errors, render
 from gridgov.services.reporting import report_event
-from gridgov.timeutil import to_naive_utc, utcnow
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY, to_naive_utc, utcnow
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -45,7 +48,15 @@ def _app_error(exc: AppError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return errors(_error_format(), exc.code or 500, exc.description or exc.name)
+    zh, en = HTTP_MESSAGES.get(exc.code or 500, (exc.name, exc.name))
+    return errors(_error_format(), exc.code or 500, f"{en} ({zh})")
+
+
+@bp.record_once
+def _speak_the_spec_for_unrouted_urls(state) -> None:
+    # /open311/v2/requests. or /open311/v2/services/a/b.json match no route: the app answers those, in the
+    # spec's format too, so a client's parser meets one error shape under /open311/.
+    answer_unrouted_under(state.app, "/open311/", _http_error)
 
 
 @bp.errorhandler(Exception)
@@ -97,6 +108,8 @@ def service_definition(code: str, fmt: str):
 
 
 def _parse_time(name: str) -> datetime | None:
+    """A filter's date-time; days outside EARLIEST_DAY…LATEST_DAY are refused, as everywhere: year 1 or 9999
+    overflowed `datetime` on the way to UTC or 90 days back from the end (a 500)."""
     raw = request.args.get(name)
     if not raw:
         return None
@@ -105,6 +118,9 @@ def _parse_time(name: str) -> datetime | None:
     except ValueError:
         raise AppError(f"{name} 格式不正确", f"{name} must be an ISO 8601 date-time, e.g. 2026-01-05T08:00:00+08:00",
                        status=400, code="bad_date") from None
+    if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+        raise AppError(f"{name} 应在 {EARLIEST_DAY} 至 {LATEST_DAY} 之间",
+                       f"{name} must lie between {EARLIEST_DAY} and {LATEST_DAY}", status=400, code="bad_date")
     return to_naive_utc(value) if value.tzinfo else value
 
 
@@ -152,6 +168,20 @@ def request_detail(number: str, fmt: str):
     if event is None:
         raise AppError("找不到该请求", f"Service request '{number}' not found", status=404, code="not_found")
     return render(fmt, documents.service_requests([event]), root="service_requests", item="request")
+
+
+@bp.get("/media/<sha256>.<ext>")
+def media(sha256: str, ext: str):
+    """A photo of a published request, for the `media_url` the documents give: public like the request
+    itself (the stored copy carries no EXIF). Photos of unpublished classes stay behind the login."""
+    if not SHA256_RE.match(sha256):
+        raise AppError("找不到该图片", "Media not found", status=404, code="not_found")
+    photos = db.session.scalars(db.select(Photo).join(Event, Photo.event_id == Event.id)
+                                .where(Photo.sha256 == sha256, _published())).all()
+    photo = next((p for p in photos if EXT_BY_MIME.get(p.mime) == ext), None)
+    if photo is None:
+        raise AppError("找不到该图片", "Media not found", status=404, code="not_found")
+    return send_photo_file(public_path(upload_root(), sha256, ext), photo.mime, sha256, shared_cache=True)
 
 
 def _check_api_key() -> None:

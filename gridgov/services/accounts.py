@@ -45,8 +45,9 @@ def create_user(*, username: str, password: str, role: str, area_code: str,
                          department_code=department_code)
     if db.session.scalar(db.select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"用户名已存在：{username}", f"Username already exists: {username}")
+    # The name is cut to its column as update_user does (PostgreSQL refuses a longer one: a 500).
     user = User(username=username, role=role, area_code=area_code, department_code=department_code,
-                display_name=display_name or username, active=True)
+                display_name=(display_name or username)[:100], active=True)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()  # the audit row names the new id

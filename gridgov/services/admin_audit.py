@@ -21,7 +21,7 @@ from flask import current_app
 
 from gridgov.extensions import db
 from gridgov.models import AdminAudit, Setting
-from gridgov.timeutil import as_aware_utc, utcnow
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY, as_aware_utc, utcnow
 from workflows.audit import GENESIS, canonical_json, chain_hash
 
 HEAD_KEY = "admin_audit_head"
@@ -216,10 +216,13 @@ class AuditFilters:
     @classmethod
     def from_args(cls, args) -> "AuditFilters":
         def day(name):
+            # Like a malformed date, a day outside EARLIEST_DAY…LATEST_DAY filters nothing: year 1 or 9999
+            # overflowed datetime when it became a UTC bound (a 500).
             try:
-                return date.fromisoformat((args.get(name) or "").strip())
+                value = date.fromisoformat((args.get(name) or "").strip())
             except ValueError:
                 return None
+            return value if EARLIEST_DAY <= value <= LATEST_DAY else None
 
         return cls(actor=(args.get("actor") or "").strip()[:100], action=(args.get("action") or "").strip()[:40],
                    first=day("from"), last=day("to"))

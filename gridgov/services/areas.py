@@ -6,12 +6,14 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable
 
 import shapely
 from flask import current_app
 
+from gridgov.errors import AppError
 from gridgov.extensions import database_key, db
 from gridgov.models import Area, Setting
 from gridgov.services import admin_audit
@@ -139,8 +141,20 @@ def _staging_root() -> Path:
     return root
 
 
+# What a zipped Shapefile may unpack to: a few times the upload limit, not a zip bomb's gigabytes.
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# Reading a zip the client sent can fail in all these ways; each means "not a zip we can read".
+UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, zlib.error)
+
+
+class UnreadableUpload(AppError):
+    status, code = 400, "unreadable_upload"
+
+
 def stage_upload(file_storage) -> str:
-    """Keep an uploaded GeoJSON, or a zipped Shapefile, until the admin confirms; returns its token."""
+    """Keep an uploaded GeoJSON, or a zipped Shapefile, until the admin confirms; returns its token.
+
+    Raises UnreadableUpload (and keeps nothing) for a zip that cannot be read or unpacks too large."""
     token = secrets.token_hex(16)
     name = (file_storage.filename or "").lower()
     folder = _staging_root() / token
@@ -149,15 +163,33 @@ def stage_upload(file_storage) -> str:
     if name.endswith(".zip"):
         archive = folder / "upload.zip"
         file_storage.save(archive)
-        with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.namelist():
-                if member.endswith("/") or ".." in member or member.startswith("/"):
-                    continue
-                target = folder / Path(member).name
-                target.write_bytes(zipped.read(member))
+        try:
+            _unzip_flat(archive, folder)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-staged stays behind
+            raise
     else:
         file_storage.save(folder / "upload.geojson")
     return token
+
+
+def _unzip_flat(archive: Path, folder: Path) -> None:
+    """Every file of the archive into `folder` under its base name; directories, paths that climb out, and
+    names that would replace the staging's own files are left out."""
+    own = {ORIGINAL_NAME, archive.name, "upload.geojson"}
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [info for info in zipped.infolist() if not info.is_dir()]
+            if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
+                raise UnreadableUpload("压缩包解压后过大", "The zip archive unpacks to too much data")
+            for info in members:
+                base = Path(info.filename).name
+                if ".." in info.filename or info.filename.startswith("/") or not base or base in own:
+                    continue
+                (folder / base).write_bytes(zipped.read(info))
+    except UNREADABLE_ZIP as exc:
+        raise UnreadableUpload("无法读取该 zip 压缩包", f"The zip archive cannot be read ({type(exc).__name__})") \
+            from None
 
 
 def staged_source(token: str) -> Path | None:
@@ -204,8 +236,6 @@ def commit_import(token: str, *, level: str | None = "grid", actor=None) -> int:
     """Import a staged upload that passed its preview: all or nothing, then forget the upload."""
     source = staged_source(token)
     if source is None:
-        from gridgov.errors import AppError
-
         raise AppError("找不到上传的文件，请重新上传", "The upload was not found; upload it again", status=404,
                        code="upload_not_found")
     original = source.parent / ORIGINAL_NAME

@@ -2,6 +2,7 @@
 working-day calendar overrides. One function, one transaction, one admin audit row in it."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 
@@ -12,6 +13,10 @@ from gridgov.models.categories import TimeUnit
 from gridgov.services import admin_audit
 
 DEPARTMENT_CODE = re.compile(r"^[0-9A-Za-z-]{2,20}$")
+# In the category's own unit: 1000 working days is four years, 1000 hours six weeks. NaN broke the audit row and
+# SQLite's NOT NULL (a 500); a limit like 1e308 was stored and then every dispatch of the category computed a
+# deadline past year 9999 (a 500 each time).
+MAX_TIME_LIMIT = 1000
 TIME_UNITS = tuple(u.value for u in TimeUnit)
 
 
@@ -61,8 +66,13 @@ def update_category(code: str, *, time_limit: str, time_unit: str, urgent_time_l
         urgent = float(urgent_time_limit) if str(urgent_time_limit).strip() else None
     except ValueError:
         raise CatalogError("时限必须是数字", "Time limits must be numbers") from None
-    if limit <= 0 or (urgent is not None and urgent <= 0):
+    limits = [value for value in (limit, urgent) if value is not None]
+    if not all(math.isfinite(value) for value in limits):  # "nan", "inf", or a number float() rounds to inf
+        raise CatalogError("时限必须是有限的数字", "Time limits must be finite numbers")
+    if any(value <= 0 for value in limits):
         raise CatalogError("时限必须大于 0", "Time limits must be positive")
+    if any(value > MAX_TIME_LIMIT for value in limits):
+        raise CatalogError(f"时限不能超过 {MAX_TIME_LIMIT}", f"Time limits may not exceed {MAX_TIME_LIMIT}")
     if time_unit not in TIME_UNITS:
         raise CatalogError("未知的时限单位", "Unknown time unit")
     if default_department_code and db.session.get(Department, default_department_code) is None:

@@ -15,6 +15,7 @@ from gridgov.errors import AppError
 from gridgov.extensions import db
 from gridgov.services.deadlines import default_deadline
 from gridgov.services.reference_rows import keep_loaded
+from gridgov.services.suggestions import department_serves
 from gridgov.models import Department, Event, Extension, Supervision, Task, User
 from gridgov.timeutil import as_aware_utc, to_naive_utc
 from workflows.calendar import WorkCalendar
@@ -119,6 +120,9 @@ def open_task(ctx):
     if department is None or not department.active:
         raise AppError(f"未知或已停用的部门：{code}", f"Unknown or inactive department: {code}", status=422,
                        code="bad_department")
+    if not department_serves(department, ctx.event):
+        raise AppError(f"部门 {code} 不负责该事件所在的乡镇", f"Department {code} does not serve the event's township",
+                       status=422, code="bad_department")
     task = Task(event_id=ctx.event.id, seq=_next_task_seq(ctx.event), department_code=code, status="dispatched",
                 dispatched_at=ctx.now, deadline=ctx.event.deadline, dispatcher_id=ctx.user_id)
     db.session.add(task)

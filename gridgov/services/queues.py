@@ -13,6 +13,7 @@ from gridgov.access import visible_events_clause
 from gridgov.extensions import db
 from gridgov.models import Event, User
 from gridgov.models.events import DEADLINE_STATES, OPEN_STATES
+from gridgov.routing import row_id
 from gridgov.timeutil import utcnow
 
 
@@ -62,8 +63,9 @@ class DeskFilters:
             clauses.append(Event.village_code == self.village)
         if self.category:
             clauses.append(Event.category_code.startswith(self.category, autoescape=True))
-        if self.urgency.isdigit():
-            clauses.append(Event.urgency == int(self.urgency))
+        urgency = row_id(self.urgency)  # a number the column can hold, or no filter
+        if urgency is not None:
+            clauses.append(Event.urgency == urgency)
         if self.source:
             clauses.append(Event.source == self.source)
         if self.deadline_status:

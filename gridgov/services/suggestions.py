@@ -42,9 +42,14 @@ def dispatch_suggestion(event: Event, now: datetime | None = None) -> DispatchSu
     return DispatchSuggestion(default, grid_departments, default_deadline(event, start, work_calendar()))
 
 
+def department_serves(department: Department, event: Event) -> bool:
+    """A county department works anywhere in the county; a township's only in its township."""
+    return department.level == "county" or (bool(event.township_code) and department.area_code == event.township_code)
+
+
 def department_choices(event: Event | None = None) -> list[Department]:
-    """Active departments a dispatch may go to: county-level ones and those of the event's township."""
+    """Active departments a dispatch may go to (the SQL twin of department_serves)."""
     query = db.select(Department).where(Department.active.is_(True))
-    if event is not None and event.township_code:
-        query = query.where(or_(Department.level == "county", Department.area_code == event.township_code))
+    if event is not None:
+        query = query.where(or_(Department.level == "county", Department.area_code == (event.township_code or "")))
     return list(db.session.scalars(query.order_by(Department.level, Department.code)))

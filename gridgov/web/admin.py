@@ -13,10 +13,12 @@ from flask_login import current_user, login_required
 
 from gridgov.extensions import db
 from gridgov.models import ROLES, ApiToken, Area, CalendarDay, Category, Department, User
+from gridgov.routing import row_id
 from gridgov.services import accounts, admin_audit, catalog_admin
 from gridgov.services import areas as area_service
 from gridgov.timeutil import utcnow
 from gridgov.web.console import error_message, fixable
+from gridgov.web.paging import page_number
 from workflows import get_workflow
 from workflows.diagram import to_svg
 from workflows.registry import names as workflow_names
@@ -118,13 +120,13 @@ def unlock_user(user_id: int):
 @bp.route("/users/<int:user_id>/tokens/revoke", methods=["POST"])
 def revoke_tokens(user_id: int):
     """One token (`token_id`) or every live token (`all=1`); a form with neither changes nothing."""
-    token_id = request.form.get("token_id", "")
+    token_id = row_id(request.form.get("token_id"))
     every = request.form.get("all") == "1"
 
     def work():
-        if not every and not token_id.isdigit():
+        if not every and token_id is None:
             raise accounts.AccountError("请选择要撤销的令牌", "Choose the token to revoke", status=422)
-        accounts.revoke_tokens(user_id, token_id=None if every else int(token_id), actor=current_user)
+        accounts.revoke_tokens(user_id, token_id=None if every else token_id, actor=current_user)
 
     return _run("admin.edit_user", work, _("已撤销令牌"), user_id=user_id)
 
@@ -171,10 +173,14 @@ def area_import():
         if upload is None or not upload.filename:
             flash(_("请选择要上传的文件"), "error")
         else:
-            token = area_service.stage_upload(upload)
-            report = area_service.preview_import(token, level=request.form.get("level") or None)
-            if not report["can_commit"]:
-                area_service.discard_staged(token)
+            try:
+                token = area_service.stage_upload(upload)
+            except area_service.UnreadableUpload as exc:
+                flash(error_message(exc), "error")
+            else:
+                report = area_service.preview_import(token, level=request.form.get("level") or None)
+                if not report["can_commit"]:
+                    area_service.discard_staged(token)
     return render_template("admin/area_import.html", report=report)
 
 
@@ -221,7 +227,7 @@ def workflows():
 def audit():
     """The admin audit log, newest first: filter by actor, action (or a family such as `user.`) and local dates."""
     filters = admin_audit.AuditFilters.from_args(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     rows, total = admin_audit.page_of_rows(filters, page)
     report = admin_audit.verify_chain() if request.args.get("verify") == "1" else None
     actions = admin_audit.known_actions()

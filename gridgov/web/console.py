@@ -16,6 +16,8 @@ from flask_login import current_user, login_required
 from gridgov.auth import is_safe_next
 from gridgov.errors import AppError
 from gridgov.i18n import bilingual
+from gridgov.routing import row_id
+from gridgov.timeutil import EARLIEST_DAY, LATEST_DAY
 from gridgov.services.photos import inspect_uploads
 from gridgov.services.workflow import fire_action, load_visible_event
 
@@ -52,16 +54,22 @@ def roles_required(*roles: str):
 
 
 def parse_local_datetime(value: str | None) -> datetime | None:
-    """A `datetime-local` field (wall time in the configured zone) as an aware datetime."""
+    """A `datetime-local` field (wall time in the configured zone) as an aware datetime.
+
+    Only days the JSON API also takes (EARLIEST_DAY…LATEST_DAY): year 1 or 9999 overflows `datetime` on
+    the way to UTC and to the deadline arithmetic."""
     if not value:
         return None
     try:
-        naive = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise AppError("时间格式不正确", "The date and time are not valid", status=422, code="bad_datetime") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(current_app.config["GRIDGOV_TIMEZONE"]))
+    if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+        raise AppError(f"时间应在 {EARLIEST_DAY} 至 {LATEST_DAY} 之间",
+                       f"The date must lie between {EARLIEST_DAY} and {LATEST_DAY}", status=422, code="bad_datetime")
+    if parsed.tzinfo is not None:
+        return parsed
+    return parsed.replace(tzinfo=ZoneInfo(current_app.config["GRIDGOV_TIMEZONE"]))
 
 
 def local_input_value(value: datetime | None) -> str:
@@ -77,10 +85,11 @@ def action_inputs(form) -> dict:
     if form.get("deadline"):
         inputs["deadline"] = parse_local_datetime(form["deadline"])
     if form.get("master_event", "").strip():
-        if not form["master_event"].strip().isdigit():
+        master = row_id(form["master_event"])
+        if master is None:
             raise AppError("被合并的事件编号不正确", "The master event id is not valid", status=422,
                            code="bad_master_event")
-        inputs["master_event"] = int(form["master_event"])
+        inputs["master_event"] = master
     if form.get("level", "").strip():
         if form["level"] not in ("1", "2", "3"):
             raise AppError("督办级别应为 1、2 或 3", "Supervision level must be 1, 2 or 3", status=422, code="bad_level")
@@ -89,8 +98,8 @@ def action_inputs(form) -> dict:
 
 
 def expected_version(form) -> int | None:
-    value = form.get("version", "")
-    return int(value) if value.isdigit() else None
+    """The version the page showed; anything that is no version number means the page did not say."""
+    return row_id(form.get("version"))
 
 
 def error_message(exc: Exception) -> str:

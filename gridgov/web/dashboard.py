@@ -27,6 +27,7 @@ from gridgov.services.areas import area_version
 from gridgov.services.stats import exports
 from gridgov.services.stats.evaluation import evaluate, normalise_weights
 from gridgov.services.stats.figures import AREA_GROUPINGS, scope_clauses
+from gridgov.web.paging import page_number
 from gridgov.web.stats_filters import parse_filters, require_stats_user
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -174,7 +175,7 @@ def events():
     filters = parse_filters(request.args, user)
     figure = _figure_arg()
     q = _narrowed(filters)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     total = db.session.scalar(select(func.count()).select_from(Event).where(stats.event_figure_clause(figure, q)))
     rows = db.session.scalars(stats.list_events_stmt(figure, q).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     area = db.session.get(Area, q.area) if q.area else None

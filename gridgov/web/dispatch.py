@@ -9,9 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from gridgov.access import can_see, visible_events_clause
+from gridgov.auth import is_safe_next
 from gridgov.extensions import db
 from gridgov.models import Area, Category, Department, Event, Extension, Supervision
 from gridgov.models.events import OPEN_STATES, SOURCES
+from gridgov.routing import row_id
 from gridgov.services import presenters, queues
 from gridgov.services.areas import area_version
 from gridgov.services.deadlines import deadline_status
@@ -158,7 +160,7 @@ def _visible(other: Event) -> bool:
 @roles_required("dispatcher", "admin")
 def batch():
     """Register (when still new) and dispatch each selected event, one transaction each; report per event."""
-    ids = [int(i) for i in request.form.getlist("event_id") if i.isdigit()][:100]
+    ids = [i for i in map(row_id, request.form.getlist("event_id")) if i is not None][:100]
     department = request.form.get("department", "").strip() or None
     override = request.form.get("override_reason", "").strip()
     done, failed = [], []
@@ -185,8 +187,8 @@ def batch():
         flash(line, "error")
     if not ids:
         flash(_("请先勾选要派遣的事件"), "error")
-    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/dispatch")
-                    else url_for("dispatch.desk"))
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/dispatch") and is_safe_next(target) else url_for("dispatch.desk"))
 
 
 def _override_missing():

@@ -13,6 +13,7 @@ from gridgov.extensions import db
 from gridgov.models import Category, Event
 from gridgov.services.mapdata import area_layer, area_names
 from gridgov.services.workflow import load_visible_event
+from gridgov.web.paging import page_number
 from workflows import get_workflow
 
 bp = Blueprint("mobile", __name__, url_prefix="/m")
@@ -93,7 +94,7 @@ def areas_geojson():
 
 @bp.get("/events")
 def my_events():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     query = db.select(Event).where(Event.reporter_id == current_user.id)
     total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
     events = db.session.scalars(query.order_by(Event.reported_at.desc(), Event.id.desc())

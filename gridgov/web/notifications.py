@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from gridgov.routing import row_id
 from gridgov.services import notifications as service
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -29,6 +30,6 @@ def index():
 @bp.route("/read", methods=["POST"])
 @login_required
 def read():
-    ids = None if request.form.get("all") else [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    ids = None if request.form.get("all") else [i for i in map(row_id, request.form.getlist("id")) if i is not None]
     service.mark_read(current_user, ids)
     return redirect(url_for("notifications.index"))

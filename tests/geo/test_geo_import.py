@@ -145,6 +145,41 @@ def test_gauss_kruger_geojson_with_an_explicit_crs(tmp_path):
     assert report.kinds() == {"outside_china"}
 
 
+def with_crs_member(features_json: str, name: str, before_features: bool = True) -> io.BytesIO:
+    doc = json.loads(features_json)
+    member = {"type": "name", "properties": {"name": name}}
+    ordered = ({"type": doc["type"], "crs": member, "features": doc["features"]} if before_features
+               else {"type": doc["type"], "features": doc["features"], "crs": member})
+    return io.BytesIO(json.dumps(ordered).encode())
+
+
+@pytest.mark.parametrize("name", ["urn:ogc:def:crs:EPSG::4527", "EPSG:4527", "urn:ogc:def:crs:EPSG:6.3:4527"])
+def test_the_legacy_crs_member_of_a_geojson_is_read(name):
+    projected = to_geojson(_project(SMALL, "EPSG:4527"))
+    records = import_areas(with_crs_member(projected, name), known_codes={SMALL[0].parent_code})
+    assert all(shapely.equals_exact(a.geometry, b.geometry, tolerance=1e-8) for a, b in zip(records, SMALL))
+
+
+def test_crs84_member_is_wgs84_an_explicit_crs_wins_and_a_member_after_the_features_is_not_read():
+    plain = to_geojson(SMALL)
+    records = import_areas(with_crs_member(plain, "urn:ogc:def:crs:OGC:1.3:CRS84"), known_codes={SMALL[0].parent_code})
+    assert [r.code for r in records] == [r.code for r in SMALL]
+    projected = to_geojson(_project(SMALL, "EPSG:4527"))
+    records = import_areas(with_crs_member(projected, "urn:ogc:def:crs:EPSG::4326"), crs="EPSG:4527",
+                           known_codes={SMALL[0].parent_code})
+    assert all(shapely.equals_exact(a.geometry, b.geometry, tolerance=1e-8) for a, b in zip(records, SMALL))
+    report = rejected(with_crs_member(projected, "urn:ogc:def:crs:EPSG::4527", before_features=False))
+    assert report.kinds() == {"outside_china"}
+
+
+def test_an_unknown_crs_member_is_refused_with_its_name():
+    from geo.errors import UnknownCRS
+
+    with pytest.raises(UnknownCRS) as info:
+        import_areas(with_crs_member(to_geojson(SMALL), "urn:x-acme:crs:local-grid"), known_codes={SMALL[0].parent_code})
+    assert "urn:x-acme:crs:local-grid" in info.value.message_en
+
+
 def test_export_then_import_gives_identical_records():
     county = make_county(seed=8, townships=2, villages_per_township=(2, 3), grids_per_village=(3, 5), lake_share=0.3)
     back = import_areas(io.BytesIO(to_geojson(county).encode()))

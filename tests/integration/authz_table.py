@@ -167,6 +167,7 @@ TABLE: dict[tuple[str, str], Access] = {
     ("open311.requests_list", "GET"): public(publishes=True),
     ("open311.request_detail", "GET"): public(publishes=True),
     ("open311.create_request", "POST"): public(status=201, over="point", foreign=201),
+    ("open311.media", "GET"): public(publishes=True),  # photos of published requests, for media_url
 }
 
 EXEMPT: frozenset[str] = frozenset()  # every route has an entry, static files included

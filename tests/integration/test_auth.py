@@ -102,3 +102,25 @@ def test_login_attempts_are_rate_limited_per_address(app_ctx):
     finally:
         app_ctx.config["LOGIN_RATE_LIMIT"] = "100000 per minute"
         limiter.reset()
+
+
+def test_a_password_reset_ends_the_sessions_and_remember_me_cookies_signed_in_before(app_ctx):
+    from gridgov.services.accounts import create_user, reset_password
+
+    worker = db.session.scalar(db.select(User).where(User.username == "demo_worker"))
+    user = create_user(username="reset_me", password="first-secret-pw-1", role="grid_worker",
+                       area_code=worker.area_code)
+    session_client, remembered_client = app_ctx.test_client(), app_ctx.test_client()
+    assert login(session_client, "reset_me", "first-secret-pw-1").status_code == 302
+    remembered = remembered_client.post("/login", data={"username": "reset_me", "password": "first-secret-pw-1",
+                                                        "remember": "y"})
+    assert remembered.status_code == 302
+    remembered_client.delete_cookie("session")  # only the remember-me cookie is left to sign it in
+    assert session_client.get("/").status_code == 200 and remembered_client.get("/").status_code == 200
+
+    reset_password(user.id, "second-secret-pw-2")
+    for client in (session_client, remembered_client):
+        answer = client.get("/")
+        assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    fresh = app_ctx.test_client()
+    assert login(fresh, "reset_me", "second-secret-pw-2").status_code == 302 and fresh.get("/").status_code == 200

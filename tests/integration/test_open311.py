@@ -168,17 +168,39 @@ def test_open_request_document_field_by_field(o311):
     assert request_el.find("status").text == "open" and request_el.find("status_notes").text is None
 
 
-def test_closed_request_has_status_notes_and_media_url(o311):
-    login(o311, "demo_worker")
+def self_resolved_with_photo(client, category="0102", **photo_kw) -> dict:
+    login(client, "demo_worker")
     grid, lon, lat = a_point()
-    created = o311.post("/api/v1/events", data={
-        "category": "0102", "description": "垃圾", "lon": str(lon), "lat": str(lat), "self_resolve": "true",
-        "resolve_comment": "已现场清理完毕", "photos": [(io.BytesIO(jpeg_bytes()), "a.jpg")]},
+    created = client.post("/api/v1/events", data={
+        "category": category, "description": "垃圾", "lon": str(lon), "lat": str(lat), "self_resolve": "true",
+        "resolve_comment": "已现场清理完毕", "photos": [(io.BytesIO(jpeg_bytes(**photo_kw)), "a.jpg")]},
         content_type="multipart/form-data").get_json()
+    client.post("/logout")
+    return created
+
+
+def test_closed_request_has_status_notes_and_media_url(o311):
+    _, lon, lat = a_point()
+    created = self_resolved_with_photo(o311, gps=(lon, lat))
     (doc,) = o311.get(f"/open311/v2/requests/{created['number']}.json").get_json()
     assert doc["status"] == "closed" and doc["status_notes"] == "已现场清理完毕"
-    assert doc["media_url"].startswith("http://localhost/media/") and doc["media_url"].endswith(".jpg")
+    assert doc["media_url"].startswith("http://localhost/open311/v2/media/") and doc["media_url"].endswith(".jpg")
     assert doc["expected_datetime"] is None
+    # The citizen's app, signed in nowhere, can show the photo: the stored copy, without the EXIF position.
+    image = o311.get(doc["media_url"].removeprefix("http://localhost"))
+    assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.cache_control.public
+    assert image.data[:2] == b"\xff\xd8" and b"Exif" not in image.data[:4096]
+
+
+def test_media_of_unpublished_classes_and_unknown_photos_are_not_served(o311):
+    private = self_resolved_with_photo(o311, category="0601", color=(10, 200, 30))
+    event = db.session.scalar(db.select(Event).where(Event.number == private["number"]))
+    sha = event.photos[0].sha256
+    for path in (f"/open311/v2/media/{sha}.jpg", f"/open311/v2/media/{'0' * 64}.jpg",
+                 "/open311/v2/media/not-a-hash.jpg", f"/open311/v2/media/{sha}.png"):
+        answer = o311.get(path)
+        assert answer.status_code == 404, path
+        assert answer.get_json()[0]["code"] == 404 and answer.get_json()[0]["description"]
 
 
 def test_request_list_filters(o311):

@@ -120,6 +120,29 @@ def test_refusals_name_their_reason(app_ctx):
     assert {a.name for a in allowed_actions(dispatcher, event)} >= {"dispatch", "escalate", "merge"}
 
 
+def test_dispatch_to_another_townships_department_is_refused_and_writes_nothing(app_ctx):
+    from gridgov.errors import AppError
+    from gridgov.models import Department
+
+    event = new_event(app_ctx)
+    dispatcher = user("demo_dispatcher")
+    fire_action(event.id, "register", user=dispatcher)
+    foreign = db.session.scalar(db.select(Department).where(Department.level == "township",
+                                                             Department.area_code != event.township_code).limit(1))
+    own = db.session.scalar(db.select(Department).where(Department.area_code == event.township_code).limit(1))
+    before = (event.version, db.session.scalar(db.select(db.func.count()).select_from(EventLog)),
+              db.session.scalar(db.select(db.func.count()).select_from(Task)))
+    with pytest.raises(AppError) as refused:
+        fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": foreign.code})
+    assert refused.value.status == 422 and "does not serve" in refused.value.message_en
+    db.session.rollback()
+    db.session.refresh(event)
+    assert (event.version, db.session.scalar(db.select(db.func.count()).select_from(EventLog)),
+            db.session.scalar(db.select(db.func.count()).select_from(Task))) == before
+    fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": own.code})
+    assert event.department_code == own.code
+
+
 def test_handler_outside_the_event_cannot_even_see_it(app_ctx):
     event = new_event(app_ctx)
     with pytest.raises(NotFound):

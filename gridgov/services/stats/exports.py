@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -59,6 +60,12 @@ NUMBER_FORMATS = {"int": "#,##0", "pct": "0.00%", "hours": "0.00"}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
+def _for_sheet(values: list) -> list:
+    """Text as a worksheet can hold it. A control character in a description, an address or a name somebody
+    typed makes openpyxl refuse the cell, and with it the whole download (a 500); each becomes U+FFFD."""
+    return [ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in values]
+
+
 def _figure_values(fig: Figures) -> list:
     return [getattr(fig, attr) for attr, _, _ in FIGURE_COLUMNS]
 
@@ -78,7 +85,7 @@ def write_report_xlsx(q: StatsQuery, target, *, area_name: str = "", groupings=R
     for grouping in groupings:
         ws = wb.create_sheet(GROUPING_TITLES[grouping])
         rows = data[grouping]
-        ws.append([title])
+        ws.append(_for_sheet([title]))
         ws["A1"].font = Font(bold=True, size=14)
         ws.append([f"统计口径：上报数按上报时间，立案及结案类指标按立案时间，返工率按工单处置时间；生成于 {generated}"])
         header = ["代码", KEY_TITLES[grouping], *[h for _, h, _ in FIGURE_COLUMNS]]
@@ -88,7 +95,7 @@ def write_report_xlsx(q: StatsQuery, target, *, area_name: str = "", groupings=R
             cell.fill = HEADER_FILL
             cell.alignment = Alignment(wrap_text=True, vertical="center")
         for fig in rows:
-            ws.append([None if fig.key is None else str(fig.key), fig.label, *_figure_values(fig)])
+            ws.append(_for_sheet([None if fig.key is None else str(fig.key), fig.label, *_figure_values(fig)]))
         for col, (_, _, kind) in enumerate(FIGURE_COLUMNS, start=3):
             for (cell,) in ws.iter_rows(min_row=4, max_row=3 + len(rows), min_col=col, max_col=col):
                 cell.number_format = NUMBER_FORMATS[kind]
@@ -103,7 +110,7 @@ def write_report_xlsx(q: StatsQuery, target, *, area_name: str = "", groupings=R
     for sheet_title, grouping in evaluated:
         rows = data.get(grouping) or compute_many(q, [grouping])[grouping]
         ws = wb.create_sheet(sheet_title)
-        ws.append([f"{title} · {sheet_title}"])
+        ws.append(_for_sheet([f"{title} · {sheet_title}"]))
         ws["A1"].font = Font(bold=True, size=14)
         ws.append(["综合得分 = 结案率×30% + 按期结案率×30% + (100−返工率)×30% + 工作量档次×10%；A≥90 B≥80 C≥70 D≥60 E<60"])
         ws.append(["代码", "名称", "立案数", "应结案数", "结案率", "按期结案率", "返工率", "工作量档次分", "综合得分", "等级"])
@@ -112,8 +119,8 @@ def write_report_xlsx(q: StatsQuery, target, *, area_name: str = "", groupings=R
             cell.fill = HEADER_FILL
         for e in evaluate(rows, weights):
             f = e.figures
-            ws.append([str(e.key), e.label, f.registered, f.due, f.closure_rate, f.on_time_rate, f.rework_rate,
-                       e.volume_points, e.score, e.grade])
+            ws.append(_for_sheet([str(e.key), e.label, f.registered, f.due, f.closure_rate, f.on_time_rate,
+                                  f.rework_rate, e.volume_points, e.score, e.grade]))
         for row in ws.iter_rows(min_row=4, min_col=5, max_col=7):
             for cell in row:
                 cell.number_format = "0.00%"
@@ -216,7 +223,7 @@ def write_events_xlsx(figure: str, q: StatsQuery, target) -> int:
     ws.append(list(EVENT_HEADERS))
     count = 0
     for values in iter_event_rows(figure, q):
-        ws.append(values)
+        ws.append(_for_sheet(values))
         count += 1
     wb.save(target)
     return count

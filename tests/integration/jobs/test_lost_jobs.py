@@ -2,6 +2,7 @@
 notification still goes out once. The soak run's Redis stop lost every queued job before this."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import redis
@@ -69,3 +70,29 @@ def test_jobs_lost_with_redis_are_enqueued_again_and_notify_once(rq_app):
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
                                  .where(OutboxMessage.done_at.is_(None))) == 0
         assert periodic_pass()["lost_jobs_requeued"] == 0  # the once-a-minute pass runs the recovery
+
+
+def test_a_job_taken_by_a_worker_killed_before_it_started_goes_back_on_the_queue(rq_app):
+    """rq moves a taken job to the queue's intermediate list; a worker killed before starting it leaves
+    it there, in no registry. Two periodic passes a minute apart put it back, and it runs once."""
+    from gridgov.jobs.maintenance import rescue_never_started
+
+    with rq_app.app_context():
+        demo = demo_users()
+        outbox_id = _report(demo)
+        queue = queueing.queue_for(rq_app)
+        conn = queue.connection
+        job_id = queueing.job_id_for(outbox_id, queue.name)
+        assert conn.lmove(queue.key, queue.intermediate_queue.key, "LEFT", "RIGHT") == job_id.encode()
+        assert queue.count == 0 and job_id in queue.intermediate_queue.get_job_ids()
+
+        assert rescue_never_started(rq_app) == 0  # first seen now: a worker may just be starting it
+        first_seen = queue.intermediate_queue.get_first_seen_key(job_id)
+        conn.set(first_seen, time.time() - 120)
+        assert rescue_never_started(rq_app) == 1
+        assert queue.job_ids == [job_id] and queue.intermediate_queue.get_job_ids() == []
+
+        _work_off(rq_app)
+        db.session.rollback()
+        assert db.session.get(OutboxMessage, outbox_id).done_at is not None
+        assert _count(Notification.user_id == demo.dispatcher.id) == 1

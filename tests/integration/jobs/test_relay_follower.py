@@ -4,7 +4,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 
+import pytest
 import redis
 from rq import Queue
 from sqlalchemy import event as sa_event, select
@@ -82,3 +86,46 @@ def test_follow_refuses_without_redis(app_ctx):
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow"], cwd=ROOT,
                             env={**worker_env(app_ctx), "REDIS_URL": ""}, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "REDIS_URL is unset" in result.stderr
+
+
+def _committed_outbox_row() -> int:
+    """One outbox row in a transaction of its own (a commit, hence a NOTIFY): what a report leaves."""
+    row = OutboxMessage(kind="notify", payload={}, created_at=datetime(2026, 11, 20))
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def test_a_burst_of_commits_costs_the_follower_a_few_rounds_not_one_per_commit(rq_app, monkeypatch):
+    """PostgreSQL NOTIFYs once per committing transaction. Woken by one, the follower waits
+    COALESCE_S for more before it relays, so 20 commits a few milliseconds apart go out in a few
+    rounds (each a claim statement and a Redis pipeline), not twenty."""
+    from gridgov.jobs import relay
+
+    if rq_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; elsewhere the follower polls")
+    real_relay = relay.relay_pending
+    rounds = []
+
+    def counted_relay(app):
+        rounds.append(time.monotonic())
+        return real_relay(app)
+
+    monkeypatch.setattr(relay, "relay_pending", counted_relay)
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.follow, args=(rq_app,), kwargs={"poll_seconds": 5, "stop": stop})
+    thread.start()
+    try:
+        with rq_app.app_context():
+            conn = redis.Redis.from_url(rq_app.config["REDIS_URL"])
+            wait_for(lambda: rounds and conn.exists(follower.heartbeat_key(rq_app)), 20, "the follower to start")
+            follower.forget_alive_cache()
+            before = len(rounds)
+            ids = [_committed_outbox_row() for _ in range(20)]
+            wait_for(lambda: all(_sent(i) for i in ids), 20, "the follower to relay the burst")
+            burst_rounds = len(rounds) - before
+            assert burst_rounds <= 10, f"{burst_rounds} relay rounds for 20 commits"
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
