@@ -21,7 +21,10 @@ side's gunicorn processes, of the PostgreSQL backends connected to the scratch d
 follower (app side) and of the load generator's processes, and prints them per request. The machine
 is shared, so these per-request figures are steadier than the rates.
 
-Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--keep]
+`--relay request` runs the app without the follower instead: each request relays its outbox row after
+its commit (a second transaction and a Redis pipeline in the request), to see what the follower saves.
+
+Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--relay follower|request] [--keep]
      (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
 """
 from __future__ import annotations
@@ -332,6 +335,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--relay", choices=("follower", "request"), default="follower",
+                        help="who relays the outbox: a `jobs relay --follow` process (as deployed) or each request")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and leave servers' logs")
     args = parser.parse_args()
 
@@ -350,14 +355,17 @@ def main() -> int:
     print(f"ingest: gunicorn -c config/gunicorn.conf.py ({gunicorn_settings()}), PostgreSQL {DB_NAME}, "
           f"{args.clients} clients, {args.requests} JSON reports each in {args.rounds} alternating rounds, "
           f"{os.cpu_count()} CPUs shared by servers, relay follower, database and load generator")
-    print("  outbox: a `flask jobs relay --follow` process relays it (as deployed); requests do not relay")
+    if args.relay == "follower":
+        print("  outbox: a `flask jobs relay --follow` process relays it (as deployed); requests do not relay")
+    else:
+        print("  outbox: no follower; each request relays its row after its commit")
     with contextlib.ExitStack() as stack:
         stack.callback(clear_queue, queue)
         app_proc = start_gunicorn("wsgi:app", app_port, env)
         stack.callback(stop, app_proc)
         bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
         stack.callback(stop, bare_proc)
-        follower = stack.enter_context(relay_follower(env, queue))
+        follower = stack.enter_context(relay_follower(env, queue)) if args.relay == "follower" else None
         pool = stack.enter_context(ProcessPoolExecutor(PROCESSES))
         run_load(pool, bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
         run_load(pool, app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
@@ -365,8 +373,10 @@ def main() -> int:
         stack.callback(backends_conn.close)
         load = lambda: list(pool._processes)  # noqa: E731 - the load generator's processes
         bare_cpu = CpuMeter({"server": lambda: session_pids(bare_proc.pid), "database": backends, "load": load})
-        app_cpu = CpuMeter({"server": lambda: session_pids(app_proc.pid), "database": backends,
-                            "relay": lambda: session_pids(follower.pid), "load": load})
+        app_groups = {"server": lambda: session_pids(app_proc.pid), "database": backends, "load": load}
+        if follower is not None:
+            app_groups["relay"] = lambda: session_pids(follower.pid)
+        app_cpu = CpuMeter(app_groups)
         for start in range(0, args.requests, chunk):
             bare_rounds.append(run_load(pool, bare_port, "/bare", headers, bare_bodies[start:start + chunk],
                                         args.clients, bare_cpu))
@@ -398,7 +408,8 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {text}")
     passed = all(ok for _, ok in checks)
     print("PASS" if passed else "FAIL")
-    table_row(f"ingest: {args.requests:,} JSON reports, {args.clients} clients, gunicorn -w 2",
+    table_row(f"ingest: {args.requests:,} JSON reports, {args.clients} clients, gunicorn -w 2"
+              + ("" if args.relay == "follower" else ", requests relay"),
               figure=f"{app['rps']:.1f} req/s, p50 {app['p50_ms']:.0f} ms, p99 {app['p99_ms']:.0f} ms, "
                      f"{app['errors']} errors, {stored:,} rows",
               target=f"≥ {TARGET_SHARE:.0%} of the bare route's throughput, p99 ≤ {TARGET_P99_MS:.0f} ms, zero errors",
