@@ -16,6 +16,8 @@ requests (see `test_route_answers_every_role_and_jurisdiction_as_the_table_says`
 """
 from __future__ import annotations
 
+import contextlib
+
 import io
 import re
 import uuid
@@ -196,15 +198,24 @@ def build_world(backend: str, tmp_dir) -> tuple[World, str]:
     return world, url
 
 
+@contextlib.contextmanager
+def world_on(backend: str, directory):
+    """A built world for one module; its connections closed and its PostgreSQL database dropped after."""
+    world, url = build_world(backend, directory)
+    try:
+        yield world
+    finally:
+        with world.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if backend == "postgresql":
+            drop_pg_database(url)
+
+
 @pytest.fixture(scope="module")
 def world(backend, tmp_path_factory):
-    world, url = build_world(backend, tmp_path_factory.mktemp(f"authz-{backend}"))
-    yield world
-    with world.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if backend == "postgresql":
-        drop_pg_database(url)
+    with world_on(backend, tmp_path_factory.mktemp(f"authz-{backend}")) as built:
+        yield built
 
 
 # --- what the table expects --------------------------------------------------------------------------

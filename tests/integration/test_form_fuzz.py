@@ -38,13 +38,12 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from gridgov.extensions import db
 from gridgov.models import Area, Event, User
 from gridgov.timeutil import utcnow
-from tests.conftest import drop_pg_database
 from tests.helpers.images import jpeg_bytes
 from tests.integration import hostile
 from tests.integration.authz_table import TABLE
 from tests.integration.hostile import MISSING, Case, Form, Raw, Upload, forms_of, kind_of, values_for
-from tests.integration.test_authz_matrix import (OWN_DEPARTMENT, USERNAMES, Session, World, build_call, build_world,
-                                                 send, throwaway, user)
+from tests.integration.test_authz_matrix import (OWN_DEPARTMENT, USERNAMES, Session, World, build_call,
+                                                 send, throwaway, user, world_on)
 
 # Which signed-in role opens a page (the first of these the table allows): the desk's forms as a dispatcher
 # sees them, the department's as a handler, the admin pages as the admin.
@@ -281,17 +280,12 @@ def action_target(world: World, action: str) -> Target:
 
 @pytest.fixture(scope="module")
 def world(backend, tmp_path_factory):
-    world, url = build_world(backend, tmp_path_factory.mktemp(f"formfuzz-{backend}"))
-    world.area_file = area_geojson(world)
-    prepare_pages(world)
-    world.targets, world.form_problems = harvest(world)
-    world.targets["admin.area_import_commit"] = [area_commit_target(world)]
-    yield world
-    with world.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if backend == "postgresql":
-        drop_pg_database(url)
+    with world_on(backend, tmp_path_factory.mktemp(f"formfuzz-{backend}")) as world:
+        world.area_file = area_geojson(world)
+        prepare_pages(world)
+        world.targets, world.form_problems = harvest(world)
+        world.targets["admin.area_import_commit"] = [area_commit_target(world)]
+        yield world
 
 
 # --- the cases ---------------------------------------------------------------------------------------
