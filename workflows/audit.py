@@ -25,7 +25,16 @@ GENESIS = "0" * 64
 HASH_FIELDS = ("prev_hash", "hash")
 
 
+_PLAIN = frozenset({type(None), bool, str, int})
+
+
 def _normalise(value):
+    kind = type(value)
+    if kind in _PLAIN:  # the common case, without walking the isinstance chain below
+        return value
+    if kind is dict:
+        return {key: _normalise(item) for key, item in value.items()} if all(
+            type(key) is str for key in value) else _normalise_mapping(value)
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
@@ -46,17 +55,21 @@ def _normalise(value):
     if isinstance(value, enum.Enum):
         return _normalise(value.value)
     if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"record keys must be strings, got {key!r}")
-            out[key] = _normalise(item)
-        return out
+        return _normalise_mapping(value)
     if isinstance(value, (list, tuple)):
         return [_normalise(item) for item in value]
     if isinstance(value, (set, frozenset)):
         return sorted(_normalise(item) for item in value)
     raise TypeError(f"no canonical JSON form for {type(value).__name__}")
+
+
+def _normalise_mapping(value: Mapping) -> dict:
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"record keys must be strings, got {key!r}")
+        out[key] = _normalise(item)
+    return out
 
 
 def canonical_json(record: Mapping) -> str:

@@ -205,7 +205,8 @@ def act(event_id: int, action: str):
     except ma.ValidationError as err:
         raise _validation_error(err) from None
     photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
-    event = fire_action(event_id, action, user=current_user, inputs=inputs, expected_version=_if_match(),
-                        photos=photos)
+    fire_action(event_id, action, user=current_user, inputs=inputs, expected_version=_if_match(), photos=photos)
+    # Read back with its relations for the answer (the action may have been fired on plain rows).
+    event = load_visible_event(event_id, current_user)
     body = presenters.event_detail(event, current_user, [a.name for a in allowed_actions(current_user, event)])
     return body, 200, {"ETag": f'"{event.version}"'}

@@ -26,13 +26,19 @@ def add(kind: str, payload: dict, dedupe_key: str | None = None, *, session: Ses
     `dedupe_key`, when given, is unique across the table: a second row with the same key would make
     the commit fail, so callers use it only for facts that must happen once (e.g. a deadline level).
     """
+    session = session or db.session
+    row = message(kind, payload, dedupe_key)
+    session.add(row)
+    note_pending(session)
+    return row
+
+
+def message(kind: str, payload: dict, dedupe_key: str | None = None) -> OutboxMessage:
+    """An outbox row not yet in any session, for a caller that writes its rows itself (it then calls
+    `note_pending` so its commit relays)."""
     if kind not in KINDS:
         raise ValueError(f"no outbox handler for kind {kind!r}")
-    session = session or db.session
-    message = OutboxMessage(kind=kind, payload=dict(payload), dedupe_key=dedupe_key, attempts=0, last_error="")
-    session.add(message)
-    note_pending(session)
-    return message
+    return OutboxMessage(kind=kind, payload=dict(payload), dedupe_key=dedupe_key, attempts=0, last_error="")
 
 
 def note_pending(session: Session | None = None) -> None:

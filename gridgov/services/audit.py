@@ -28,8 +28,10 @@ def log_record(row: EventLog) -> dict:
 
 
 def append_log(event: Event, *, action: str, from_state: str | None, to_state: str, actor=None,
-               comment: str = "", data: dict | None = None, at=None, first: bool = False) -> EventLog:
-    """Add the event's next log row to the session, chained to the head the event row carries.
+               comment: str = "", data: dict | None = None, at=None, first: bool = False,
+               add=None) -> EventLog:
+    """Add the event's next log row to the session (or pass it to `add`), chained to the head the
+    event row carries.
 
     The new head is set on the event, so it reaches the database in the same UPDATE as the action's
     state change and appending costs no read. The exception is the report row (`first=True`): it is
@@ -53,7 +55,7 @@ def append_log(event: Event, *, action: str, from_state: str | None, to_state: s
     row.hash = chain_hash(prev_hash, log_record(row))
     if not first:
         event.log_seq, event.log_hash = seq, row.hash
-    db.session.add(row)
+    (add or db.session.add)(row)
     return row
 
 

@@ -29,7 +29,7 @@ def _overrides_key() -> tuple:
 
 def work_calendar() -> WorkCalendar:
     """One calendar per process and override set; an admin's edit shows up within RECHECK_SECONDS."""
-    url = str(db.engine.url)
+    url = db.engine.url  # a hashable value; rendering it as text on every action would cost more than the rest
     seen = _checked.get(url)
     if seen is None or time.monotonic() - seen[0] > RECHECK_SECONDS:
         seen = (time.monotonic(), _overrides_key())

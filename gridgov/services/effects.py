@@ -31,6 +31,8 @@ class EffectContext:
     calendar: WorkCalendar
     log_data: dict = field(default_factory=dict)
     notify: list[tuple[str, list[str]]] = field(default_factory=list)  # (topic, audiences)
+    # Where new rows go: the session, or (an action fired on plain rows) a list written in one statement.
+    add: Callable[[object], None] = field(default=lambda row: db.session.add(row))
 
     @property
     def user_id(self) -> int | None:
@@ -38,11 +40,16 @@ class EffectContext:
 
 
 EFFECTS: dict[str, Callable[[EffectContext], None]] = {}
+# Effects that change rows other than the event, its open task and new rows (extensions, supervisions),
+# so they need the ORM's unit of work: an action naming one is not fired on plain rows (event_rows.py).
+SESSION_EFFECTS: set[str] = set()
 
 
-def effect(name: str):
+def effect(name: str, *, needs_session: bool = False):
     def register(function):
         EFFECTS[name] = function
+        if needs_session:
+            SESSION_EFFECTS.add(name)
         return function
     return register
 
@@ -125,7 +132,7 @@ def open_task(ctx):
                        status=422, code="bad_department")
     task = Task(event_id=ctx.event.id, seq=_next_task_seq(ctx.event), department_code=code, status="dispatched",
                 dispatched_at=ctx.now, deadline=ctx.event.deadline, dispatcher_id=ctx.user_id)
-    db.session.add(task)
+    ctx.add(task)
     ctx.event.department_code = code
     ctx.log_data["department"] = code
     if ctx.inputs.get("override_reason"):
@@ -248,21 +255,21 @@ def _pending_extension(event: Event) -> Extension | None:
     )
 
 
-@effect("flag_extension")
+@effect("flag_extension", needs_session=True)
 def flag_extension(ctx):
     requested = _deadline_input(ctx)
     if ctx.event.deadline is not None and requested <= ctx.event.deadline:
         raise AppError("延期后的时限必须晚于当前时限", "The requested deadline must be later than the current one",
                        status=422, code="bad_deadline")
     task = current_task(ctx.event)
-    db.session.add(Extension(event_id=ctx.event.id, task_id=task.id if task else None, requested_by=ctx.user_id,
+    ctx.add(Extension(event_id=ctx.event.id, task_id=task.id if task else None, requested_by=ctx.user_id,
                              reason=ctx.inputs.get("reason", ""), requested_deadline=requested, status="pending"))
     ctx.event.extension_pending = True
     ctx.log_data["requested_deadline"] = _stamp(requested)
     ctx.notify.append(("extension_requested", ["township_dispatchers"]))
 
 
-@effect("extend_deadline")
+@effect("extend_deadline", needs_session=True)
 def extend_deadline(ctx):
     pending = _pending_extension(ctx.event)
     new_deadline = to_naive_utc(ctx.inputs["deadline"]) if ctx.inputs.get("deadline") else (
@@ -284,7 +291,7 @@ def extend_deadline(ctx):
     ctx.notify.append(("extension_approved", ["department"]))
 
 
-@effect("clear_extension")
+@effect("clear_extension", needs_session=True)
 def clear_extension(ctx):
     pending = _pending_extension(ctx.event)
     # approve_extension's extend_deadline has already decided it: the query (no autoflush) still finds the row
@@ -298,13 +305,13 @@ def clear_extension(ctx):
     ctx.event.extension_pending = False
 
 
-@effect("record_supervision")
+@effect("record_supervision", needs_session=True)
 def record_supervision(ctx):
     level = int(ctx.inputs.get("level") or 1)
     if level not in (1, 2, 3):
         raise AppError("督办级别应为 1、2 或 3", "Supervision level must be 1, 2 or 3", status=422, code="bad_level")
     deadline = to_naive_utc(ctx.inputs["deadline"]) if ctx.inputs.get("deadline") else None
-    db.session.add(Supervision(event_id=ctx.event.id, level=level, note=ctx.inputs.get("comment", ""),
+    ctx.add(Supervision(event_id=ctx.event.id, level=level, note=ctx.inputs.get("comment", ""),
                                deadline=deadline, supervisor_id=ctx.user_id, created_at=ctx.now))
     ctx.event.supervision_level = max(ctx.event.supervision_level or 0, level)
     ctx.log_data["supervision_level"] = level

@@ -10,8 +10,9 @@ take them as one data-modifying CTE instead:
     SELECT count(*) FROM ev
 
 Every part hangs on `ev`, the event's compare-and-set: if another transaction won, `ev` is empty and
-nothing at all is written (the caller raises StaleVersion). The ORM objects stay the single source of
-what changes — this module only reads their pending state, so effects are written once, for both paths.
+nothing at all is written (the caller raises StaleVersion). Effects are written once, for every path:
+this module only reads what they changed — the pending state of ORM objects (`write_action`), or the
+changed columns of plain rows and the new model objects (`write_rows`, for workflow._fire_on_rows).
 
 Only the common shape is taken: the event updated, tasks updated, and new tasks, log and outbox rows.
 Anything else (photos, extensions, supervisions, other dialects) returns None and the caller flushes
@@ -21,14 +22,19 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient
+from sqlalchemy.orm.attributes import instance_state
 
 from gridgov.models import Event, EventLog, OutboxMessage, Task
+from gridgov.services.driver_sql import DriverStatements
+from gridgov.services.event_rows import EventRow
 
 NEW_TYPES = (Task, EventLog, OutboxMessage)
+_EVENT_MAPPER, _TASK_MAPPER = inspect(Event), inspect(Task)
 
-# The SQL text per shape of action (which columns change, which rows are added): a handful of shapes,
-# each built once per process, so an action costs no statement construction or compilation.
-_sql_by_shape: dict[tuple, str] = {}
+# The SQL text and parameter binders per shape of action (which columns change, which rows are added):
+# a handful of shapes, each built once per process, so an action costs no statement construction or
+# compilation.
+_plans: dict[tuple, tuple[str, list]] = {}
 
 
 def write_action(session: Session, event: Event) -> bool | None:
@@ -57,18 +63,7 @@ def write_action(session: Session, event: Event) -> bool | None:
     parts += [("u", Task.__table__, _changed_columns(obj), obj.id) for obj in dirty if obj is not event]
     parts += [("i", type(obj).__table__, _new_row(obj), None)
               for obj in sorted(new, key=lambda o: NEW_TYPES.index(type(o)))]
-    shape = tuple((kind, table.name, tuple(values)) for kind, table, values, _ in parts)
-    sql = _sql_by_shape.get(shape)
-    if sql is None:
-        sql = _sql_by_shape[shape] = _build_sql(parts, dialect)
-    params = {"v": version}
-    for n, (kind, table, values, row_id) in enumerate(parts):
-        if row_id is not None:
-            params[f"id{n}"] = row_id
-        for name, value in values.items():
-            params[f"p{n}_{name}"] = _bind(table.c[name], dialect, value)
-    written = session.connection().exec_driver_sql(sql, params).scalar_one()
-    if not written:
+    if not _write(DriverStatements(session.connection()), parts, version):
         return False
     # The rows are in the database: the objects must not be flushed again. New ones leave the
     # session; changed ones drop their pending changes and read the written values back when next
@@ -78,6 +73,48 @@ def write_action(session: Session, event: Event) -> bool | None:
     for obj in dirty:
         session.expire(obj)
     return True
+
+
+def write_rows(connection, event: EventRow, new_rows) -> bool:
+    """Write an action fired on plain rows (event_rows.py): the event's changed columns, its open
+    task's, and the new model objects (never added to a session), through a driver_sql holder
+    (`connection`). False when the event's version had moved on (nothing was written). PostgreSQL only."""
+    changes = event.changes()
+    for _, column in _onupdate_columns_of(_EVENT_MAPPER):
+        changes.setdefault(column.name, _python_default(column.onupdate))
+    changes["version"] = event.loaded_version + 1
+    parts = [("u", Event.__table__, changes, event.id)]
+    task = event.open_task
+    if task is not None and task.changes():
+        task_changes = task.changes()
+        for _, column in _onupdate_columns_of(_TASK_MAPPER):
+            task_changes.setdefault(column.name, _python_default(column.onupdate))
+        parts.append(("u", Task.__table__, task_changes, task.id))
+    parts += [("i", type(obj).__table__, _new_row(obj), None)
+              for obj in sorted(new_rows, key=lambda o: NEW_TYPES.index(type(o)))]
+    return _write(connection, parts, event.loaded_version)
+
+
+def _write(connection, parts, version: int) -> bool:
+    shape = tuple((kind, table.name, tuple(values)) for kind, table, values, _ in parts)
+    plan = _plans.get(shape)
+    if plan is None:
+        plan = _plans[shape] = (_build_sql(parts, connection.dialect), _binders(parts, connection.dialect))
+    sql, binders = plan
+    params = {"v": version}
+    for (_, _, values, row_id), (id_key, binds) in zip(parts, binders):
+        if row_id is not None:
+            params[id_key] = row_id
+        for (key, processor), value in zip(binds, values.values()):
+            params[key] = processor(value) if processor is not None and value is not None else value
+    return bool(connection.fetch_one(sql, params)[0])
+
+
+def _binders(parts, dialect) -> list:
+    """Per part: its id parameter's name, and (parameter name, bind processor) per value in order —
+    the processors turn values into what the ORM would send (e.g. JSON serialised the same way)."""
+    return [(f"id{n}", [(f"p{n}_{name}", table.c[name].type.bind_processor(dialect)) for name in values])
+            for n, (_, table, values, _) in enumerate(parts)]
 
 
 def _build_sql(parts, dialect) -> str:
@@ -97,18 +134,6 @@ def _build_sql(parts, dialect) -> str:
             selected = ", ".join(placeholder(name) for name in values)
             ctes.append(f"w{n} AS (INSERT INTO {table.name} ({columns}) SELECT {selected} FROM ev)")
     return "WITH " + ",\n     ".join(ctes) + "\nSELECT count(*) FROM ev"
-
-
-_processors: dict = {}
-
-
-def _bind(column, dialect, value):
-    """The value as the ORM would send it (e.g. JSON serialised the same way)."""
-    key = (column.table.name, column.name)
-    if key not in _processors:
-        _processors[key] = column.type.bind_processor(dialect)
-    processor = _processors[key]
-    return processor(value) if processor is not None and value is not None else value
 
 
 def _changed_columns(obj) -> dict:
@@ -132,24 +157,39 @@ def _columns_of(mapper) -> dict:
     return _mapper_columns[mapper]
 
 
+_mapper_onupdates: dict = {}
+
+
 def _onupdate_columns_of(mapper) -> list:
-    return [(key, column) for key, column in _columns_of(mapper).items() if column.onupdate is not None]
+    if mapper not in _mapper_onupdates:
+        _mapper_onupdates[mapper] = [(key, column) for key, column in _columns_of(mapper).items()
+                                     if column.onupdate is not None]
+    return _mapper_onupdates[mapper]
 
 
 def _new_row(obj) -> dict:
     """Column values of a pending object, the columns' Python defaults filled in as a flush would
     (SQLAlchemy evaluates defaults only for the outermost statement, not for DML inside a CTE)."""
-    state = inspect(obj)
+    state = instance_state(obj)
+    given = state.dict
     values = {}
-    for attr in state.mapper.column_attrs:
-        column = attr.columns[0]
-        if column.primary_key:
-            continue
-        if state.dict.get(attr.key) is not None:
-            values[column.name] = state.dict[attr.key]
-        elif column.default is not None:
-            values[column.name] = _python_default(column.default)
+    for key, name, default in _insert_columns_of(state.mapper):
+        value = given.get(key)
+        if value is not None:
+            values[name] = value
+        elif default is not None:
+            values[name] = _python_default(default)
     return values
+
+
+_mapper_inserts: dict = {}
+
+
+def _insert_columns_of(mapper) -> list:
+    if mapper not in _mapper_inserts:
+        _mapper_inserts[mapper] = [(key, column.name, column.default) for key, column in _columns_of(mapper).items()
+                                   if not column.primary_key]
+    return _mapper_inserts[mapper]
 
 
 def _python_default(default):

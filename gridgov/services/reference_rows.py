@@ -9,6 +9,8 @@ references any more.
 """
 from __future__ import annotations
 
+from sqlalchemy import inspect
+
 from gridgov.extensions import db
 from gridgov.models import Category, Department, User
 
@@ -23,7 +25,7 @@ def keep_loaded(row):
     return row
 
 
-def commit_keeping_loaded(event) -> None:
+def commit_keeping_loaded(event=None) -> None:
     """Commit without expiring: what the action wrote is what the objects hold, and the next action
     loads its event afresh anyway (populate_existing). Only the event's collections are expired, so
     a page rendered after the action sees the new task and log row."""
@@ -33,7 +35,19 @@ def commit_keeping_loaded(event) -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
-    session.expire(event, EVENT_COLLECTIONS)
+    if event is not None:
+        session.expire(event, EVENT_COLLECTIONS)
+
+
+def forget_loaded(model, row_id) -> None:
+    """Expire the session's object for a row written behind the ORM's back (an action fired on plain
+    rows), if it holds one: its next use reads the row again."""
+    session = db.session()
+    if not session.identity_map:
+        return
+    loaded = session.identity_map.get(inspect(model).identity_key_from_primary_key((row_id,)))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 EVENT_COLLECTIONS = ["tasks", "photos", "log", "open_task"]

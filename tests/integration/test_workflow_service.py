@@ -247,9 +247,11 @@ def test_the_event_row_carries_its_log_head_and_task_count(app_ctx):
 class StatementCounter:
     def __init__(self):
         self.statements = []
+        self.autocommit = []
 
     def __call__(self, conn, cursor, statement, *args):
         self.statements.append(statement.split(None, 3)[:3])
+        self.autocommit.append(getattr(conn.connection.driver_connection, "autocommit", None))
 
 
 def test_an_action_costs_two_statements_on_postgresql(app_ctx, backend, monkeypatch):
@@ -261,7 +263,7 @@ def test_an_action_costs_two_statements_on_postgresql(app_ctx, backend, monkeypa
     event_id = new_event(app_ctx).id
     dispatcher, handler = user("demo_dispatcher"), user("demo_handler")
     fire_action(event_id, "register", user=dispatcher)  # reads the log once: the report row's head
-    counted = {}
+    counted, autocommit = {}, {}
     for action, actor, inputs in (("dispatch", dispatcher, {"department": "330521-CG"}), ("accept", handler, {})):
         counter = StatementCounter()
         sa_event.listen(db.engine, "before_cursor_execute", counter)
@@ -270,8 +272,14 @@ def test_an_action_costs_two_statements_on_postgresql(app_ctx, backend, monkeypa
         finally:
             sa_event.remove(db.engine, "before_cursor_execute", counter)
         counted[action] = [words[0].upper() for words in counter.statements]
+        autocommit[action] = counter.autocommit
     if backend == "postgresql":
         assert counted["accept"] == ["SELECT", "WITH"], counted
+        # Each its own transaction: no BEGIN or COMMIT round trips around them (workflow._fire_on_rows).
+        assert autocommit["accept"] == [True, True] and all(autocommit["dispatch"]), autocommit
+        # The pooled connection goes back to transactions for whoever uses it next.
+        assert db.session.connection().connection.driver_connection.autocommit is False
+        db.session.commit()
         # dispatch may read the category the first time this session needs it
         assert counted["dispatch"][0] == "SELECT" and counted["dispatch"][-1] == "WITH" and len(counted["dispatch"]) <= 3
     else:
@@ -294,20 +302,20 @@ def test_a_stale_one_statement_write_leaves_nothing(app_ctx):
     before = {t.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(t))
               for t in (EventLog, Task, OutboxMessage)}
     # Another writer moves the version on between this action's read and its write.
-    from gridgov.services import one_statement
+    from gridgov.services import workflow
 
-    original = one_statement.write_action
+    original = workflow._log_and_queue
 
-    def interfering(session, ev):
-        session.connection().execute(db.update(Event).where(Event.id == ev.id).values(version=Event.version + 1))
-        return original(session, ev)
+    def interfering(*args, **kwargs):
+        db.session.connection().execute(db.update(Event).where(Event.id == event.id).values(version=Event.version + 1))
+        return original(*args, **kwargs)
 
-    one_statement.write_action = interfering
+    workflow._log_and_queue = interfering
     try:
         with pytest.raises(StaleVersion):
             fire_action(event.id, "dispatch", user=dispatcher, inputs={"department": "330521-CG"})
     finally:
-        one_statement.write_action = original
+        workflow._log_and_queue = original
     after = {t.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(t))
              for t in (EventLog, Task, OutboxMessage)}
     assert after == before

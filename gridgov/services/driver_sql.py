@@ -1,0 +1,64 @@
+"""Run hot statements straight through the database driver.
+
+For a textual statement SQLAlchemy's Connection builds a result object with its column key map afresh
+on every execution, asks the driver for the cursor description (psycopg builds one Column object per
+column each time) and runs its execution events. For the one or two statements of a workflow action
+that costs more CPU than the rest of the action. Here a statement goes to the driver's cursor, and
+what SQLAlchemy does on failure is done the same way: the driver's error wrapped as SQLAlchemy's
+(IntegrityError, OperationalError …), and after a lost server the pool invalidated, so the next
+checkout connects afresh.
+
+When someone watches statements (a `before_cursor_execute` listener: tests that count statements,
+bench/profile_*.py), statements go through SQLAlchemy instead, which tells them.
+
+The statements run on a SQLAlchemy connection as it is: inside its transaction, or each its own
+transaction on a connection in AUTOCOMMIT.
+"""
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+
+def _watched(target) -> bool:
+    dispatch = target.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
+def _execute(driver, sql: str, params: dict) -> tuple | None:
+    with driver.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _wrapped(engine: Engine, sql: str, params: dict, exc: Exception, driver) -> tuple[DBAPIError, bool]:
+    dialect = engine.dialect
+    disconnect = dialect.is_disconnect(exc, driver, None)
+    error = DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error, hide_parameters=engine.hide_parameters,
+                                dialect=dialect, connection_invalidated=disconnect)
+    return error, disconnect
+
+
+class DriverStatements:
+    """Statements on a SQLAlchemy connection, sent through its driver connection."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.dialect = connection.dialect
+
+    def fetch_one(self, sql: str, params: dict) -> tuple | None:
+        """Execute `sql` (driver paramstyle, %(name)s) and return its first row as a tuple, or None."""
+        connection = self.connection
+        if _watched(connection.engine) or _watched(connection):
+            row = connection.exec_driver_sql(sql, params).first()
+            return tuple(row) if row is not None else None
+        driver = connection.connection.driver_connection
+        try:
+            return _execute(driver, sql, params)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            error, disconnect = _wrapped(connection.engine, sql, params, exc, driver)
+            if disconnect:
+                # As Connection._handle_dbapi_exception does: every pooled connection is suspect now.
+                connection.engine.pool._invalidate(connection.connection, exc)
+                connection.invalidate(exc)
+            raise error from exc
