@@ -88,3 +88,38 @@ def test_connection_cut_after_the_answer_was_made_still_answers(pg_app):
     first = client.get("/api/v1/events", headers=headers)
     assert first.status_code == 200 and first.get_json()["total"] == 0
     assert client.get("/api/v1/events", headers=headers).status_code == 200  # a fresh connection
+
+
+def test_an_action_on_a_cut_connection_writes_nothing_and_the_next_one_reconnects(pg_app):
+    """An action fired on plain rows (statements sent through the driver, driver_sql.py) on a pooled
+    connection the server has cut: SQLAlchemy's OperationalError marked as an invalidated connection
+    (what the 503 handler looks for), nothing written, and the pool starts afresh for the next action."""
+    import shapely
+    from sqlalchemy.exc import OperationalError
+
+    from gridgov.models import Area, Event, EventLog
+    from gridgov.services.reporting import report_event
+    from gridgov.services.workflow import fire_action
+
+    app, url, _ = pg_app
+    name = url.rpartition("/")[2]
+    with app.app_context():
+        worker = db.session.scalar(db.select(User).where(User.username == "demo_worker"))
+        dispatcher = db.session.scalar(db.select(User).where(User.username == "demo_dispatcher"))
+        dispatcher_id = dispatcher.id
+        grid = db.session.scalar(db.select(Area).where(Area.level == "grid", Area.code.like(f"{worker.area_code}%")))
+        point = shapely.from_wkb(grid.geometry).representative_point()
+        event_id = report_event(user=worker, category="0102", description="路边垃圾", lon=point.x, lat=point.y,
+                                client_uuid="cut-1").event.id
+        db.session.commit()  # the pooled connection goes back, alive for now
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        with pytest.raises(OperationalError) as caught:
+            fire_action(event_id, "register", user=dispatcher)
+        assert caught.value.connection_invalidated
+        db.session.remove()
+        assert db.session.get(Event, event_id).version == 1
+        assert db.session.scalar(db.select(db.func.count()).select_from(EventLog)
+                                 .where(EventLog.event_id == event_id)) == 1
+        dispatcher = db.session.get(User, dispatcher_id)
+        assert fire_action(event_id, "register", user=dispatcher).state == "registered"
