@@ -111,6 +111,11 @@ def index():
                      "on_time_rate": [f.on_time_rate for f in child_rows]},
         "categories": [{"name": f.label, "value": f.reported} for f in data["category"] if f.reported],
         "points": grid_points,
+        # The charts' own words, in the reader's language (dashboard.js has no catalog of its own).
+        "labels": {"reported": str(FIGURE_LABELS["reported"]), "registered": str(FIGURE_LABELS["registered"]),
+                   "closed": str(FIGURE_LABELS["closed"]), "closure_rate": str(_l("结案率")),
+                   "on_time_rate": str(_l("按期结案率")), "count_unit": str(_l("件")),
+                   "map_reported": str(_l("上报")), "map_overdue": str(_l("超期"))},
     }
     return render_template(
         "dashboard/index.html", filters=filters, q=q, area=area, total=total, previous=previous,

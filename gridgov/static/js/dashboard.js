@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("chart-data").textContent);
+  var t = data.labels;
   var charts = [];
   var pct = function (v) { return v === null || v === undefined ? null : Math.round(v * 10000) / 100; };
 
@@ -16,28 +17,28 @@
   chart("chart-trend", {
     animation: false,
     tooltip: { trigger: "axis" },
-    legend: { data: ["上报数", "立案数", "结案数", "结案率"] },
+    legend: { data: [t.reported, t.registered, t.closed, t.closure_rate] },
     grid: { left: 48, right: 48, bottom: 32, top: 40 },
     xAxis: { type: "category", data: data.trend.keys },
-    yAxis: [{ type: "value", name: "件" }, { type: "value", name: "%", max: 100, min: 0 }],
+    yAxis: [{ type: "value", name: t.count_unit }, { type: "value", name: "%", max: 100, min: 0 }],
     series: [
-      { name: "上报数", type: "bar", data: data.trend.reported },
-      { name: "立案数", type: "bar", data: data.trend.registered },
-      { name: "结案数", type: "bar", data: data.trend.closed },
-      { name: "结案率", type: "line", yAxisIndex: 1, connectNulls: true, data: data.trend.closure_rate.map(pct) }
+      { name: t.reported, type: "bar", data: data.trend.reported },
+      { name: t.registered, type: "bar", data: data.trend.registered },
+      { name: t.closed, type: "bar", data: data.trend.closed },
+      { name: t.closure_rate, type: "line", yAxisIndex: 1, connectNulls: true, data: data.trend.closure_rate.map(pct) }
     ]
   });
 
   chart("chart-children", {
     animation: false,
     tooltip: { trigger: "axis", valueFormatter: function (v) { return v === null ? "—" : v + "%"; } },
-    legend: { data: ["结案率", "按期结案率"] },
+    legend: { data: [t.closure_rate, t.on_time_rate] },
     grid: { left: 80, right: 24, bottom: 24, top: 40 },
     xAxis: { type: "value", max: 100, min: 0 },
     yAxis: { type: "category", inverse: true, data: data.children.labels },
     series: [
-      { name: "结案率", type: "bar", data: data.children.closure_rate.map(pct) },
-      { name: "按期结案率", type: "bar", data: data.children.on_time_rate.map(pct) }
+      { name: t.closure_rate, type: "bar", data: data.children.closure_rate.map(pct) },
+      { name: t.on_time_rate, type: "bar", data: data.children.on_time_rate.map(pct) }
     ]
   });
 
@@ -59,7 +60,8 @@
       return L.circleMarker([p.lat, p.lon], {
         radius: 4 + 14 * Math.sqrt(p.reported / max), weight: 1,
         color: p.overdue ? "#cf222e" : "#0b5cad", fillOpacity: 0.55
-      }).bindTooltip(p.name + "：上报 " + p.reported + (p.overdue ? "，超期 " + p.overdue : ""));
+      }).bindTooltip(p.name + ": " + t.map_reported + " " + p.reported +
+                     (p.overdue ? ", " + t.map_overdue + " " + p.overdue : ""));
     }));
     fetch(mapEl.dataset.geojson, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
