@@ -25,10 +25,18 @@ def _watched(target) -> bool:
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
-def _execute(driver, sql: str, params: dict) -> tuple | None:
-    with driver.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+_CURSOR = "gridgov_driver_cursor"
+
+
+def _execute(pooled, sql: str, params: dict) -> tuple | None:
+    """Run on the pooled connection's own cursor, made once per driver connection: psycopg spends
+    about as much CPU building a cursor (its adapters map) as on a short statement itself."""
+    driver = pooled.driver_connection
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None or cursor.closed or cursor.connection is not driver:
+        cursor = pooled.info[_CURSOR] = driver.cursor()
+    cursor.execute(sql, params)
+    return cursor.fetchone()
 
 
 def _wrapped(engine: Engine, sql: str, params: dict, exc: Exception, driver) -> tuple[DBAPIError, bool]:
@@ -45,18 +53,20 @@ class DriverStatements:
     def __init__(self, connection: Connection):
         self.connection = connection
         self.dialect = connection.dialect
+        # Whether someone watches statements, asked once: listeners do not come and go within an action.
+        self.watched = _watched(connection.engine) or _watched(connection)
 
     def fetch_one(self, sql: str, params: dict) -> tuple | None:
         """Execute `sql` (driver paramstyle, %(name)s) and return its first row as a tuple, or None."""
         connection = self.connection
-        if _watched(connection.engine) or _watched(connection):
+        if self.watched:
             row = connection.exec_driver_sql(sql, params).first()
             return tuple(row) if row is not None else None
-        driver = connection.connection.driver_connection
+        pooled = connection.connection
         try:
-            return _execute(driver, sql, params)
+            return _execute(pooled, sql, params)
         except connection.dialect.loaded_dbapi.Error as exc:
-            error, disconnect = _wrapped(connection.engine, sql, params, exc, driver)
+            error, disconnect = _wrapped(connection.engine, sql, params, exc, pooled.driver_connection)
             if disconnect:
                 # As Connection._handle_dbapi_exception does: every pooled connection is suspect now.
                 connection.engine.pool._invalidate(connection.connection, exc)
