@@ -10,8 +10,6 @@ import hashlib
 import logging
 import os
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select

@@ -11,8 +11,9 @@ checkout connects afresh.
 When someone watches statements (a `before_cursor_execute` listener: tests that count statements,
 bench/profile_*.py), statements go through SQLAlchemy instead, which tells them.
 
-The statements run on a SQLAlchemy connection as it is: inside its transaction, or each its own
-transaction on a connection in AUTOCOMMIT.
+`DriverStatements` runs statements on a SQLAlchemy connection as it is: inside its transaction, or each
+its own transaction on a connection in AUTOCOMMIT. `autocommit_fetch_one` runs one statement as its own
+transaction on a pooled connection, with no SQLAlchemy connection around it at all.
 """
 from __future__ import annotations
 
@@ -72,3 +73,23 @@ class DriverStatements:
                 connection.engine.pool._invalidate(connection.connection, exc)
                 connection.invalidate(exc)
             raise error from exc
+
+
+def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None:
+    """Run one statement as its own transaction (autocommit) on a pooled connection: its first row."""
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        try:
+            return _execute(pooled, sql, params)
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        error, disconnect = _wrapped(engine, sql, params, exc, driver)
+        if disconnect:
+            engine.pool._invalidate(pooled, exc)  # as Connection._handle_dbapi_exception does
+        raise error from exc
+    finally:
+        pooled.close()

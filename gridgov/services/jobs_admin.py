@@ -2,7 +2,6 @@
 Each re-run is an admin audit row (`job.rerun`)."""
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 
 from gridgov.errors import NotFound

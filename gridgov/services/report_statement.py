@@ -36,12 +36,12 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from sqlalchemy import JSON, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gridgov.models import Category, Event, EventLog, OutboxMessage
 from gridgov.services import duplicates, numbering
 from gridgov.services.audit import log_record
+from gridgov.services.driver_sql import autocommit_fetch_one
 from workflows.audit import canonical_json
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
     else:
         # Nothing of this session's is pending: the statement is its own transaction (autocommit,
         # one round trip, no BEGIN or COMMIT of its own).
-        row, committed = _execute_autocommit(engine, plan.sql, params), True
+        row, committed = autocommit_fetch_one(engine, plan.sql, params), True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
                       candidates=[SimpleNamespace(**dict(zip(duplicates.CANDIDATE_COLUMNS, c)))
@@ -185,35 +185,6 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
                 raise HashMismatch(message)  # the caller rolls back and writes through the ORM
             log.error("%s; stored as is, `audit verify` will name it", message)
     return written
-
-
-def _execute_autocommit(engine, sql: str, params: dict) -> tuple:
-    """Run the statement in autocommit on a pooled connection, straight through the driver: its one
-    row as a tuple. SQLAlchemy's Connection would add a result object with its column keymap, built
-    afresh for every textual statement, and its execution events, a fair share of a report's CPU;
-    what it does on failure is done here the same way: the driver's error wrapped as SQLAlchemy's
-    (IntegrityError for a racing replay, OperationalError for a lost server), and a connection the
-    server cut invalidated with its pool, so the next checkout connects afresh."""
-    raw = engine.raw_connection()
-    driver = raw.driver_connection
-    try:
-        driver.autocommit = True
-        try:
-            with driver.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchone()
-        finally:
-            if not driver.closed:
-                driver.autocommit = False
-    except engine.dialect.loaded_dbapi.Error as exc:
-        disconnect = engine.dialect.is_disconnect(exc, driver, None)
-        if disconnect:
-            engine.pool._invalidate(raw, exc)  # as Connection._handle_dbapi_exception does
-        raise DBAPIError.instance(sql, params, exc, engine.dialect.loaded_dbapi.Error,
-                                  hide_parameters=engine.hide_parameters, dialect=engine.dialect,
-                                  connection_invalidated=disconnect) from exc
-    finally:
-        raw.close()
 
 
 def _json_value(value):

@@ -4,7 +4,6 @@ Both paths run on both databases where they apply: on SQLite every report takes 
 shared assertions hold there too; on PostgreSQL the one-statement path is compared row by row with
 the ORM path (forced by turning the statement off), and its hash chain is verified end to end.
 """
-import io
 
 import pytest
 import shapely

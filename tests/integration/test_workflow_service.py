@@ -108,7 +108,7 @@ def test_extension_moves_the_deadline(app_ctx):
 
 def test_refusals_name_their_reason(app_ctx):
     event = new_event(app_ctx)
-    dispatcher, handler = user("demo_dispatcher"), user("demo_handler")
+    dispatcher = user("demo_dispatcher")
     with pytest.raises(WrongState):
         fire_action(event.id, "close", user=dispatcher)
     with pytest.raises(NotAllowed):
