@@ -263,7 +263,8 @@ def flag_extension(ctx):
                        status=422, code="bad_deadline")
     task = current_task(ctx.event)
     ctx.add(Extension(event_id=ctx.event.id, task_id=task.id if task else None, requested_by=ctx.user_id,
-                             reason=ctx.inputs.get("reason", ""), requested_deadline=requested, status="pending"))
+                      reason=ctx.inputs.get("reason", ""), requested_deadline=requested, status="pending",
+                      created_at=ctx.now))
     ctx.event.extension_pending = True
     ctx.log_data["requested_deadline"] = _stamp(requested)
     ctx.notify.append(("extension_requested", ["township_dispatchers"]))
