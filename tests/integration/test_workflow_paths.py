@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gridgov.errors import AppError
 from gridgov.extensions import db
-from gridgov.models import Event, EventLog, Extension, OutboxMessage, Photo, Supervision, Task
+from gridgov.models import Event, Extension, OutboxMessage, Photo, Supervision
 from gridgov.services import workflow
 from gridgov.services.audit import verify_all
 from gridgov.timeutil import as_aware_utc, utcnow
