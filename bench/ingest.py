@@ -25,7 +25,8 @@ is shared, so these per-request figures are steadier than the rates.
 its commit (a second transaction and a Redis pipeline in the request), to see what the follower saves.
 
 Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--relay follower|request] [--keep]
-     (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
+     (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis,
+     GRIDGOV_BENCH_INGEST_DB the scratch database's name, so two runs on one server do not collide.)
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ from bench.table import table_row  # noqa: E402
 
 ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-DB_NAME = "gridgov_bench_ingest"
+DB_NAME = os.environ.get("GRIDGOV_BENCH_INGEST_DB", "gridgov_bench_ingest")
 TARGET_SHARE = 0.50
 TARGET_P99_MS = 100.0
 PROCESSES = 4
