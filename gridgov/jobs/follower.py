@@ -11,9 +11,9 @@ back to relaying after their own commits, and the periodic pass (`jobs cron`) sw
 Once woken, the follower relays in rounds COALESCE_S apart for as long as rounds find rows, holding an
 advisory lock that tells the trigger not to NOTIFY meanwhile: a notification per commit costs every
 writing transaction a database-wide lock at commit and the follower a wake-up, for rows the next round
-claims anyway. When a round finds nothing it lets the lock go, waits for the transactions that
-skipped their NOTIFY to commit, relays once more, and only then sleeps (migration
-0007_outbox_notify_when_idle holds the trigger's half of this).
+claims anyway. When a round finds nothing it lets the lock go, checks that no transaction that may
+have skipped its NOTIFY is still open (else it relays again shortly and checks again), relays once
+more, and only then sleeps (migration 0007_outbox_notify_when_idle holds the trigger's half of this).
 """
 from __future__ import annotations
 
@@ -110,12 +110,17 @@ def _take_awake(listener: psycopg.Connection) -> bool:
     return bool(listener.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, AWAKE_KEY)).fetchone()[0])
 
 
-def _fall_asleep(listener: psycopg.Connection) -> None:
-    """Release AWAKE, then wait for every writer still holding INFLIGHT (those that saw AWAKE held and
-    skipped their NOTIFY) to end: after this, a row not yet relayed is either visible to the next claim
-    or on its way with a NOTIFY."""
+def _let_go(listener: psycopg.Connection) -> None:
+    """Release AWAKE: from now on writers notify again."""
     listener.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, AWAKE_KEY))
-    listener.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, INFLIGHT_KEY))  # autocommit: an instant
+
+
+def _writers_in_flight(listener: psycopg.Connection) -> bool:
+    """True while a writer holds INFLIGHT, i.e. may have skipped its NOTIFY and not committed yet.
+    Asked without waiting: a queued exclusive request would hold up every writer behind it, for as
+    long as the slowest open transaction that wrote an outbox row."""
+    return not listener.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
+                                (LOCK_CLASS, INFLIGHT_KEY)).fetchone()[0]  # autocommit: released at once
 
 
 def _drain(listener: psycopg.Connection, timeout: float) -> bool:
@@ -156,11 +161,16 @@ def follow(app: Flask, *, poll_seconds: float = 2.0, stop: threading.Event | Non
                 if result.sent:  # busy: the next round after COALESCE_S, without notifications
                     stop.wait(COALESCE_S)
                     continue
+                # Nothing came: sleep — once no writer that may have skipped its NOTIFY is still in
+                # flight, and after one more round for the rows such writers committed meanwhile.
                 if awake:
-                    _fall_asleep(listener)
+                    _let_go(listener)
                     awake = False
-                    if relay.relay_pending(app).sent:  # rows of writers that did not notify
-                        continue
+                if _writers_in_flight(listener):
+                    stop.wait(COALESCE_S)
+                    continue
+                if relay.relay_pending(app).sent:
+                    continue
                 _drain(listener, 0)  # notifications of rows the rounds above relayed
                 if _drain(listener, poll_seconds):
                     awake = _take_awake(listener)

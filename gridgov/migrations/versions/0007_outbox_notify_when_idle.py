@@ -13,9 +13,11 @@ notification per report while the follower was busy relaying anyway. Now:
   rounds; a writing transaction notifies only when it can take AWAKE shared, i.e. when no follower is
   awake (none running, or the one there is waiting for work);
 - every writing transaction holds INFLIGHT shared until its commit. A follower going back to sleep
-  releases AWAKE, then takes INFLIGHT exclusive for an instant — which waits for every transaction that
-  skipped its NOTIFY while AWAKE was held — and relays once more: a row committed by such a transaction
-  is relayed by that round, and any later one notifies. gridgov/jobs/follower.py holds the other half.
+  releases AWAKE, then tries INFLIGHT exclusive, without waiting (a queued request would hold up every
+  writer behind it): while it fails, some transaction that may have skipped its NOTIFY is still open,
+  and the follower relays again shortly and tries again; once it succeeds, every such transaction has
+  ended, one more round relays their rows, and any later row notifies. gridgov/jobs/follower.py holds
+  the other half.
 
 The two keys (class 7461, ids 1 and 2) are gridgov.jobs.follower.LOCK_CLASS / AWAKE_KEY / INFLIGHT_KEY;
 tests/integration/jobs/test_relay_follower.py checks that the function and the follower agree.

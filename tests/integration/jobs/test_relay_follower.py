@@ -135,10 +135,10 @@ def _notified(listener, seconds: float = 0.5) -> int:
     return sum(1 for _ in listener.notifies(timeout=seconds))
 
 
-def test_writers_notify_only_while_no_follower_is_awake_and_a_sleeping_follower_waits_for_them(rq_app):
+def test_writers_notify_only_while_no_follower_is_awake_and_it_sleeps_only_once_they_have_committed(rq_app):
     """The trigger's half of the follower's protocol (migration 0007): no NOTIFY while a follower holds
     AWAKE, one again once it lets go; and a writer that skipped its NOTIFY holds INFLIGHT until it
-    commits, so the follower's step to sleep (INFLIGHT exclusive) waits for that commit."""
+    commits, so the follower does not sleep (INFLIGHT exclusive is refused) before that commit."""
     import psycopg
 
     url = rq_app.config["SQLALCHEMY_DATABASE_URI"]
@@ -166,17 +166,15 @@ def test_writers_notify_only_while_no_follower_is_awake_and_a_sleeping_follower_
         assert _notified(listener) == 0, "a follower relaying in rounds is not notified per commit"
 
         write()  # not committed yet: holds INFLIGHT
-        asleep = threading.Event()
-        # AWAKE belongs to the listener's session, which steps to sleep in another thread meanwhile.
-        thread = threading.Thread(target=lambda: (follower._fall_asleep(listener), asleep.set()))
-        thread.start()
-        try:
-            assert not asleep.wait(0.5), "falling asleep must wait for the writer that skipped its NOTIFY"
-            writer.commit()
-            assert asleep.wait(10), "the writer committed: the follower can go to sleep"
-        finally:
-            writer.rollback()
-            thread.join(10)
+        follower._let_go(listener)
+        assert follower._writers_in_flight(listener), "a writer that skipped its NOTIFY is still open"
+        with psycopg.connect(url, autocommit=True) as other:  # asking held up no other writer
+            other.execute("SET statement_timeout = '5s'")
+            written.append(other.execute("INSERT INTO outbox (kind, payload, created_at, attempts, last_error) "
+                                         "VALUES ('notify', '{}', now(), 0, '') RETURNING id").fetchone()[0])
+        assert _notified(listener) == 1, "AWAKE is released: the other writer notified"
+        writer.commit()
+        assert not follower._writers_in_flight(listener), "the writer committed: the follower may sleep"
         assert _notified(listener) == 0
 
         write()
