@@ -8,7 +8,7 @@ without photos:
   app   POST /api/v1/events with a bearer token (token lookup, validation, geofence, daily number,
         event + log + outbox rows in one transaction, the likely duplicates), deployed as in production:
         a `flask jobs relay --follow` process relays the outbox rows to Redis (rq) as commits NOTIFY
-        it (while it is busy, in rounds 50 ms apart), so requests do not relay themselves
+        it (while it is busy, in rounds 100 ms apart), so requests do not relay themselves
         (gridgov/jobs/follower.py); it runs on the same machine throughout the app's rounds, and its
         CPU counts against the app;
   bare  POST /bare: parse the JSON, INSERT one row, commit.

@@ -37,7 +37,7 @@ HEARTBEAT_TTL_S = 15
 # Between two relay rounds, while rows keep coming: a stream of reports then costs one round (one
 # claim, one Redis pipeline, about 2 ms of the follower's CPU and a statement) per COALESCE_S, not one
 # per commit; a row waits at most this long (plus the round) before its job is queued.
-COALESCE_S = 0.05
+COALESCE_S = 0.1
 HEARTBEAT_EVERY_S = 3.0
 ALIVE_CACHE_S = 5.0
 
