@@ -8,8 +8,9 @@ without photos:
   app   POST /api/v1/events with a bearer token (token lookup, validation, geofence, daily number,
         event + log + outbox rows in one transaction, the likely duplicates), deployed as in production:
         a `flask jobs relay --follow` process relays the outbox rows to Redis (rq) as commits NOTIFY
-        it, so requests do not relay themselves (gridgov/jobs/follower.py); it runs on the same
-        machine throughout the app's rounds, and its CPU counts against the app;
+        it (while it is busy, in rounds 100 ms apart), so requests do not relay themselves
+        (gridgov/jobs/follower.py); it runs on the same machine throughout the app's rounds, and its
+        CPU counts against the app;
   bare  POST /bare: parse the JSON, INSERT one row, commit.
 Each gets a warm-up, then N requests (default 20,000), sent in ROUNDS alternating rounds (bare, app,
 bare, app …) so a busy moment on the shared machine weighs on both. Throughput is requests over the
@@ -25,7 +26,8 @@ is shared, so these per-request figures are steadier than the rates.
 its commit (a second transaction and a Redis pipeline in the request), to see what the follower saves.
 
 Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--relay follower|request] [--keep]
-     (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis.)
+     (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis,
+     GRIDGOV_BENCH_INGEST_DB the scratch database's name, so two runs on one server do not collide.)
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ from bench.table import table_row  # noqa: E402
 
 ADMIN_URL = os.environ.get("GRIDGOV_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-DB_NAME = "gridgov_bench_ingest"
+DB_NAME = os.environ.get("GRIDGOV_BENCH_INGEST_DB", "gridgov_bench_ingest")
 TARGET_SHARE = 0.50
 TARGET_P99_MS = 100.0
 PROCESSES = 4

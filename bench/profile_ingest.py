@@ -8,6 +8,7 @@ the first report's statements listed) and the mean milliseconds per report; `--c
 functions that cost most. Compare with a bare Flask route (`bench/bare_ingest.py`) called the same way.
 
 Run: python bench/profile_ingest.py [--reports 1000] [--cprofile] [--relay-after-commit]
+     (GRIDGOV_BENCH_PROFILE_DB names the scratch database, so two runs on one server do not collide.)
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from bench.ingest import make_bodies, random_points  # noqa: E402
 from bench.scratch import ScratchDatabase  # noqa: E402
 
 REDIS_URL = os.environ.get("GRIDGOV_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-SCRATCH = ScratchDatabase("gridgov_bench_ingest_profile")
+SCRATCH = ScratchDatabase(os.environ.get("GRIDGOV_BENCH_PROFILE_DB", "gridgov_bench_ingest_profile"))
 
 
 def build(tmp: Path, relay_after_commit: bool):

@@ -1,7 +1,9 @@
 """gridgov: the Flask application factory."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from types import FunctionType
 
 from flask import Flask
 
@@ -13,8 +15,24 @@ from config.settings import DEFAULT_SECRET_KEY, PROJECT_ROOT, engine_options_for
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+class GridgovFlask(Flask):
+    """Flask, with a cheaper answer to "is this hook a coroutine function?".
+
+    Flask asks it of every before/after/teardown hook and view wrapper, about twenty times per request
+    (flask-smorest nests a wrapper per documented response), through inspect.iscoroutinefunction,
+    which unwraps methods and partials first. A plain function answers from its code flags at once
+    (and from the marker inspect.markcoroutinefunction sets, on Pythons that have it); anything else
+    goes the usual way. Measured: about 1 % of a report's in-process instructions."""
+
+    def ensure_sync(self, func):
+        if type(func) is FunctionType and not func.__code__.co_flags & inspect.CO_COROUTINE \
+                and getattr(func, "_is_coroutine_marker", None) is None:
+            return func
+        return super().ensure_sync(func)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
-    app = Flask(
+    app = GridgovFlask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PACKAGE_DIR / "static"),

@@ -52,18 +52,19 @@ def first_unstorable(value, where: str = "", depth: int = 0) -> str | None:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _pairs():
+def _pairs(req):
     """(where, text) for every piece of text a view could read: path, query, form, file names."""
-    for key, value in (request.view_args or {}).items():
+    for key, value in (req.view_args or {}).items():
         yield f"path:{key}", value
-    for key, value in request.args.items(multi=True):
-        yield f"query:{key}", key
-        yield f"query:{key}", value
-    if request.mimetype in FORM_TYPES:
-        for key, value in request.form.items(multi=True):
+    if req.query_string:
+        for key, value in req.args.items(multi=True):
+            yield f"query:{key}", key
+            yield f"query:{key}", value
+    if req.mimetype in FORM_TYPES:
+        for key, value in req.form.items(multi=True):
             yield f"form:{key}", key
             yield f"form:{key}", value
-        for key, upload in request.files.items(multi=True):
+        for key, upload in req.files.items(multi=True):
             yield f"file:{key}", upload.filename or ""
 
 
@@ -77,11 +78,12 @@ def json_may_hold_unstorable(data: bytes) -> bool:
 
 
 def check_request() -> None:
-    for where, text in _pairs():
+    req = request._get_current_object()  # every request pays this: the proxy is resolved once
+    for where, text in _pairs(req):
         if isinstance(text, str) and UNSTORABLE.search(text):
             raise UnstorableText(where)
-    if request.is_json and json_may_hold_unstorable(request.get_data(cache=True)):
-        found = first_unstorable(request.get_json(silent=True))
+    if req.is_json and json_may_hold_unstorable(req.get_data(cache=True)):
+        found = first_unstorable(req.get_json(silent=True))
         if found:
             raise UnstorableText(found)
 

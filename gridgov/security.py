@@ -35,14 +35,17 @@ def content_security_policy(tile_url: str = "") -> str:
 def register(app: Flask) -> None:
     policy = content_security_policy(app.config.get("MAP_TILE_URL", ""))
 
+    defaults = [("Content-Security-Policy", policy), ("X-Frame-Options", "DENY"),
+                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                ("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")]
+    hsts = ("Strict-Transport-Security", "max-age=31536000")
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        # setdefault for each, with one pass over the response's headers instead of one per header
+        # (werkzeug's Headers is a list searched case-insensitively): this runs on every answer.
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        present = {key.lower() for key, _ in headers.items()}
+        wanted = defaults + [hsts] if app.config.get("SESSION_COOKIE_SECURE") else defaults
+        headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
         return response

@@ -76,26 +76,29 @@ def _report_fields() -> dict:
 @errors(blp, 400, 403, 409, 413, 422)
 @login_required
 def create_event():
+    # The user itself, not the proxy: every attribute read through current_user resolves it again,
+    # and the report reads it a dozen times.
+    user = current_user._get_current_object()
     fields = _report_fields()
     photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
     after_photos = inspect_uploads(request.files.getlist("after_photos")) if request.files else []
-    source = fields.pop("source") or ("grid_worker" if current_user.role == "grid_worker" else "api")
-    if source == "hotline" and current_user.role not in ("dispatcher", "admin"):
+    source = fields.pop("source") or ("grid_worker" if user.role == "grid_worker" else "api")
+    if source == "hotline" and user.role not in ("dispatcher", "admin"):
         raise AppError("只有调度员可以登记热线事件", "Only dispatchers record hotline events", status=403, code="forbidden")
     client_uuid = request.headers.get("Idempotency-Key") or fields.pop("client_uuid")
     fields.pop("client_uuid", None)
-    result = report_event(user=current_user, client_uuid=client_uuid, photos=photos, source=source,
+    result = report_event(user=user, client_uuid=client_uuid, photos=photos, source=source,
                           resolve_photos=after_photos, **fields)
-    if not result.created and result.row.reporter_id != current_user.id:
+    if not result.created and result.row.reporter_id != user.id:
         # The key names someone else's report: answering with it would show that event to anyone who
         # guesses or reuses a key. Idempotency is per reporter.
         raise AppError("该幂等键已用于他人的上报，请换一个", "This Idempotency-Key (client_uuid) belongs to another "
                        "user's report; use a new one", status=409, code="idempotency_key_taken")
     # result.row: the columns just written (or the replayed Event); no ORM object is made for the answer.
-    body = presenters.event_summary(result.row, current_user)
+    body = presenters.event_summary(result.row, user)
     body["replay"] = not result.created
     body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state}
-                                 for e in visible_only(result.duplicates)]
+                                 for e in visible_only(result.duplicates, user)]
     # Already in the shape of ReportResponse (test_report_statement checks it): sent as it is, without
     # the schema's dump, which would only copy it field by field.
     response = current_app.json.response(body)
@@ -103,17 +106,18 @@ def create_event():
     return response
 
 
-def visible_only(duplicates: list) -> list:
+def visible_only(duplicates: list, user=None) -> list:
     """Nearby events are a hint, not a way to see across the jurisdiction line (the desk filters them
     alike). Each carries its reporter and area codes (Events, or the plain rows of PostgreSQL's
     one-statement report), which is all can_see reads — but for a handler, who sees the events their
     department was ever dispatched: that takes the tasks, so its SQL twin asks the database."""
     if not duplicates:
         return []
-    if current_user.role != "handler":
-        return [d for d in duplicates if can_see(current_user, d)]
+    user = user if user is not None else current_user._get_current_object()
+    if user.role != "handler":
+        return [d for d in duplicates if can_see(user, d)]
     ids = [d.id for d in duplicates]
-    visible = set(db.session.scalars(db.select(Event.id).where(Event.id.in_(ids), visible_events_clause(current_user))))
+    visible = set(db.session.scalars(db.select(Event.id).where(Event.id.in_(ids), visible_events_clause(user))))
     return [d for d in duplicates if d.id in visible]
 
 

@@ -42,7 +42,11 @@ class Event(db.Model):
         Index("ix_events_running_deadline", "deadline",
               postgresql_where=text("state IN ('dispatched', 'in_progress') AND deadline IS NOT NULL"),
               sqlite_where=text("state IN ('dispatched', 'in_progress') AND deadline IS NOT NULL")),
-        Index("ix_events_department_state", "department_code", "state"),
+        # NULL at report time (no department yet), and queries compare it: a report writes no entry.
+        Index("ix_events_department_state", "department_code", "state",
+              postgresql_where=text("department_code IS NOT NULL"), sqlite_where=text("department_code IS NOT NULL")),
+        Index("ix_events_duplicate_of", "duplicate_of",
+              postgresql_where=text("duplicate_of IS NOT NULL"), sqlite_where=text("duplicate_of IS NOT NULL")),
         # Duplicate detection and map views prefilter by a lon/lat box.
         Index("ix_events_lon_lat", "lon", "lat"),
         Index("ix_events_category_reported", "category_code", "reported_at"),
@@ -64,7 +68,8 @@ class Event(db.Model):
     orig_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str] = mapped_column(String(300), default="")
-    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    # One county per deployment: an index on it would never be read (migration 0008).
+    county_code: Mapped[str | None] = mapped_column(String(6))
     township_code: Mapped[str | None] = mapped_column(String(9))
     village_code: Mapped[str | None] = mapped_column(String(12))
     grid_code: Mapped[str | None] = mapped_column(String(15))
@@ -94,7 +99,7 @@ class Event(db.Model):
     # Working seconds from registration to closure (returned time excluded), fixed at closing so
     # statistics average a column instead of replaying the calendar over every event.
     handling_working_seconds: Mapped[int | None] = mapped_column(Integer)
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("events.id"))  # ix_events_duplicate_of, partial
     reported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -203,7 +208,7 @@ class EventLog(db.Model):
     to_state: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_role: Mapped[str | None] = mapped_column(String(20))
-    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # no query selects log rows by time
     comment: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -19,7 +19,8 @@ class OutboxMessage(db.Model):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_pending", "sent_at", "id"),
+        # Only the rows still waiting, in the order the relay claims them (migration 0008).
+        Index("ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
         Index("ix_outbox_unfinished", "id", postgresql_where=text("sent_at IS NOT NULL AND done_at IS NULL"),
               sqlite_where=text("sent_at IS NOT NULL AND done_at IS NULL")),
     )

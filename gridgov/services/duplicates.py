@@ -67,7 +67,8 @@ def likely_duplicates(event: Event, limit: int = 10) -> list[Event]:
 
 
 # PostgreSQL text of the query above, for a statement that has not inserted its event yet (so no
-# `id <>`): parameters d_category, d_states (array), d_min_lon … d_until, d_limit. Each row also
+# `id <>`): parameters d_category, d_min_lon … d_until; the open states and the limit are constants of
+# the text (no array to adapt per report; the plan is the same). Each row also
 # carries what decides whether the reporter may see it (CANDIDATE_COLUMNS: reporter and area codes,
 # gridgov.access.can_see), so the answer needs no second query to leave out foreign events.
 CANDIDATE_COLUMNS = ("id", "number", "state", "lon", "lat", "reporter_id", "county_code", "township_code",
@@ -76,13 +77,14 @@ CANDIDATES_SQL = (
     f"WITH near AS MATERIALIZED (SELECT {','.join(CANDIDATE_COLUMNS)},category_code,reported_at FROM events "
     "WHERE lon BETWEEN %(d_min_lon)s AND %(d_max_lon)s AND lat BETWEEN %(d_min_lat)s AND %(d_max_lat)s) "
     "SELECT * FROM near "
-    "WHERE category_code = %(d_category)s AND state = ANY(%(d_states)s) "
+    f"WHERE category_code = %(d_category)s AND state IN ({', '.join(repr(s) for s in OPEN_STATES)}) "
     "AND reported_at >= %(d_since)s AND reported_at <= %(d_until)s "
-    "ORDER BY reported_at LIMIT %(d_limit)s"
+    f"ORDER BY reported_at LIMIT {10 * CANDIDATE_FACTOR}"
 )
+assert all(s.isidentifier() for s in OPEN_STATES)  # quoted into the text above as they are
 
 
-def candidate_params(category_code: str, box: Box, limit: int = 10) -> dict:
-    return {"d_category": category_code, "d_states": list(OPEN_STATES), "d_min_lon": box.min_lon,
-            "d_max_lon": box.max_lon, "d_min_lat": box.min_lat, "d_max_lat": box.max_lat,
-            "d_since": box.since, "d_until": box.until, "d_limit": limit * CANDIDATE_FACTOR}
+def candidate_params(category_code: str, box: Box) -> dict:
+    """The parameters of CANDIDATES_SQL (which reads at most 10 × CANDIDATE_FACTOR candidates)."""
+    return {"d_category": category_code, "d_min_lon": box.min_lon, "d_max_lon": box.max_lon,
+            "d_min_lat": box.min_lat, "d_max_lat": box.max_lat, "d_since": box.since, "d_until": box.until}

@@ -129,3 +129,56 @@ def test_a_burst_of_commits_costs_the_follower_a_few_rounds_not_one_per_commit(r
         stop.set()
         thread.join(20)
     assert not thread.is_alive()
+
+
+def _notified(listener, seconds: float = 0.5) -> int:
+    return sum(1 for _ in listener.notifies(timeout=seconds))
+
+
+def test_writers_notify_only_while_no_follower_is_awake_and_it_sleeps_only_once_they_have_committed(rq_app):
+    """The trigger's half of the follower's protocol (migration 0007): no NOTIFY while a follower holds
+    AWAKE, one again once it lets go; and a writer that skipped its NOTIFY holds INFLIGHT until it
+    commits, so the follower does not sleep (INFLIGHT exclusive is refused) before that commit."""
+    import psycopg
+
+    url = rq_app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; elsewhere the follower polls")
+    url = url.replace("postgresql+psycopg://", "postgresql://")
+    written = []
+    with psycopg.connect(url, autocommit=True) as listener, psycopg.connect(url) as writer:
+        source = listener.execute("SELECT prosrc FROM pg_proc WHERE proname = 'gridgov_outbox_notify'").fetchone()[0]
+        assert f"pg_try_advisory_xact_lock_shared({follower.LOCK_CLASS}, {follower.AWAKE_KEY})" in source
+        assert f"pg_advisory_xact_lock_shared({follower.LOCK_CLASS}, {follower.INFLIGHT_KEY})" in source
+        listener.execute(f"LISTEN {follower.CHANNEL}")
+
+        def write() -> None:
+            written.append(writer.execute("INSERT INTO outbox (kind, payload, created_at, attempts, last_error) "
+                                          "VALUES ('notify', '{}', now(), 0, '') RETURNING id").fetchone()[0])
+
+        write()
+        writer.commit()
+        assert _notified(listener) == 1, "no follower awake: the commit notifies"
+
+        assert follower._take_awake(listener)
+        write()
+        writer.commit()
+        assert _notified(listener) == 0, "a follower relaying in rounds is not notified per commit"
+
+        write()  # not committed yet: holds INFLIGHT
+        follower._let_go(listener)
+        assert follower._writers_in_flight(listener), "a writer that skipped its NOTIFY is still open"
+        with psycopg.connect(url, autocommit=True) as other:  # asking held up no other writer
+            other.execute("SET statement_timeout = '5s'")
+            written.append(other.execute("INSERT INTO outbox (kind, payload, created_at, attempts, last_error) "
+                                         "VALUES ('notify', '{}', now(), 0, '') RETURNING id").fetchone()[0])
+        assert _notified(listener) == 1, "AWAKE is released: the other writer notified"
+        writer.commit()
+        assert not follower._writers_in_flight(listener), "the writer committed: the follower may sleep"
+        assert _notified(listener) == 0
+
+        write()
+        writer.commit()
+        assert _notified(listener) == 1, "the follower sleeps: commits notify again"
+        writer.execute("DELETE FROM outbox WHERE id = ANY(%s)", (written,))
+        writer.commit()
