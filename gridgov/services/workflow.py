@@ -152,7 +152,7 @@ _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _fire_on_orm(event_id, action, user, inputs, expected_version, photos, commit, now) -> Event:
-    """Every other case (photos, extensions and supervisions, SQLite, a caller's open transaction):
+    """Every other case (photos, extensions and supervisions, SQLite, a caller with pending changes, commit=False):
     through the ORM session, written in one statement where one_statement can, flushed otherwise."""
     event = load_visible_event(event_id, user)
     _check_version(event, expected_version)
