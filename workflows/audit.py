@@ -33,8 +33,7 @@ def _normalise(value):
     if kind in _PLAIN:  # the common case, without walking the isinstance chain below
         return value
     if kind is dict:
-        return {key: _normalise(item) for key, item in value.items()} if all(
-            type(key) is str for key in value) else _normalise_mapping(value)
+        return _normalise_mapping(value)
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):

@@ -29,10 +29,10 @@ class EffectContext:
     inputs: dict
     now: datetime  # naive UTC
     calendar: WorkCalendar
+    # Where new rows go: the session, or (an action fired on plain rows) a list written in one statement.
+    add: Callable[[object], None]
     log_data: dict = field(default_factory=dict)
     notify: list[tuple[str, list[str]]] = field(default_factory=list)  # (topic, audiences)
-    # Where new rows go: the session, or (an action fired on plain rows) a list written in one statement.
-    add: Callable[[object], None] = field(default=lambda row: db.session.add(row))
 
     @property
     def user_id(self) -> int | None:
@@ -313,7 +313,7 @@ def record_supervision(ctx):
         raise AppError("督办级别应为 1、2 或 3", "Supervision level must be 1, 2 or 3", status=422, code="bad_level")
     deadline = to_naive_utc(ctx.inputs["deadline"]) if ctx.inputs.get("deadline") else None
     ctx.add(Supervision(event_id=ctx.event.id, level=level, note=ctx.inputs.get("comment", ""),
-                               deadline=deadline, supervisor_id=ctx.user_id, created_at=ctx.now))
+                        deadline=deadline, supervisor_id=ctx.user_id, created_at=ctx.now))
     ctx.event.supervision_level = max(ctx.event.supervision_level or 0, level)
     ctx.log_data["supervision_level"] = level
     ctx.notify.append(("supervision", ["department", "township_dispatchers"]))

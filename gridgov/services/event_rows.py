@@ -22,7 +22,6 @@ class Row:
     """A row's columns as attributes; setting one records it as changed."""
 
     __slots__ = ("_values", "_changed")
-    model = None  # the mapped class whose columns these are
 
     def __init__(self, values: dict):
         object.__setattr__(self, "_values", values)
@@ -50,12 +49,10 @@ class Row:
 
 class TaskRow(Row):
     __slots__ = ()
-    model = Task
 
 
 class EventRow(Row):
     __slots__ = ("open_task", "loaded_version")
-    model = Event
 
     def __init__(self, values: dict, open_task: TaskRow | None):
         super().__init__(values)

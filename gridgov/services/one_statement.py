@@ -79,17 +79,12 @@ def write_rows(connection, event: EventRow, new_rows) -> bool:
     """Write an action fired on plain rows (event_rows.py): the event's changed columns, its open
     task's, and the new model objects (never added to a session), through a driver_sql holder
     (`connection`). False when the event's version had moved on (nothing was written). PostgreSQL only."""
-    changes = event.changes()
-    for _, column in _onupdate_columns_of(_EVENT_MAPPER):
-        changes.setdefault(column.name, _python_default(column.onupdate))
+    changes = _with_onupdates(_EVENT_MAPPER, event.changes())
     changes["version"] = event.loaded_version + 1
     parts = [("u", Event.__table__, changes, event.id)]
     task = event.open_task
     if task is not None and task.changes():
-        task_changes = task.changes()
-        for _, column in _onupdate_columns_of(_TASK_MAPPER):
-            task_changes.setdefault(column.name, _python_default(column.onupdate))
-        parts.append(("u", Task.__table__, task_changes, task.id))
+        parts.append(("u", Task.__table__, _with_onupdates(_TASK_MAPPER, task.changes()), task.id))
     parts += [("i", type(obj).__table__, _new_row(obj), None)
               for obj in sorted(new_rows, key=lambda o: NEW_TYPES.index(type(o)))]
     return _write(connection, parts, event.loaded_version)
@@ -141,8 +136,13 @@ def _changed_columns(obj) -> dict:
     `committed_state` holds exactly the attributes set since the object was loaded."""
     state = inspect(obj)
     columns = _columns_of(state.mapper)
-    values = {columns[key].name: state.dict[key] for key in state.committed_state if key in columns}
-    for key, column in _onupdate_columns_of(state.mapper):
+    return _with_onupdates(state.mapper, {columns[key].name: state.dict[key] for key in state.committed_state
+                                          if key in columns})
+
+
+def _with_onupdates(mapper, values: dict) -> dict:
+    """`values` plus the mapper's `onupdate` columns they do not set, as a flush would add them."""
+    for _, column in _onupdate_columns_of(mapper):
         if column.name not in values:
             values[column.name] = _python_default(column.onupdate)
     return values

@@ -133,7 +133,7 @@ def _fire_on_rows(event_id, action, user, inputs, expected_version, now) -> Even
         _check_version(event, expected_version)
         new_rows = []
         outcome, ctx = _run_engine(event, action, user, inputs, now, add=new_rows.append)
-        _log_and_queue(event, outcome, ctx, user, inputs, now, add=new_rows.append)
+        _log_and_queue(event, outcome, ctx, user, inputs, now)
         if not one_statement.write_rows(connection, event, new_rows):
             raise StaleVersion(expected_version, None)
         if ctx.notify:
@@ -162,7 +162,7 @@ def _fire_on_orm(event_id, action, user, inputs, expected_version, photos, commi
         # rises by one per action and the compare-and-set happens once, at the flush below.
         with db.session.no_autoflush:
             extra = {"photos": list(photos)} if photos else {}
-            outcome, ctx = _run_engine(event, action, user, inputs, now, extra=extra)
+            outcome, ctx = _run_engine(event, action, user, inputs, now, add=db.session.add, extra=extra)
             if photos:
                 stored = attach_photos(event, photos, kind=PHOTO_KIND_BY_ACTION.get(action, "other"), user=user,
                                        task=effects.current_task(event))
@@ -204,30 +204,29 @@ def _check_version(event, expected_version: int | None) -> None:
         raise StaleVersion(int(expected_version), event.version)
 
 
-def _run_engine(event, action: str, user: User | None, inputs: dict | None, now: datetime, *, extra=None,
-                add=None):
-    """Let the engine check and move the event, then apply the action's effects: (outcome, context)."""
+def _run_engine(event, action: str, user: User | None, inputs: dict | None, now: datetime, *, add, extra=None):
+    """Let the engine check and move the event, then apply the action's effects: (outcome, context).
+    `add` takes the new rows: the session's `add`, or a list's `append` on the plain-rows path."""
     calendar = work_calendar()
     inputs = _prepare_inputs(event, action, dict(inputs or {}), now, calendar)
     inputs.update(extra or {})
     outcome = get_engine(event.workflow).fire(event, action, actor_for(user, event), inputs, flags=flags_of(event))
     ctx = effects.EffectContext(event=event, action=action, user=user, inputs=dict(outcome.inputs), now=now,
-                                calendar=calendar)
-    if add is not None:
-        ctx.add = add
+                                calendar=calendar, add=add)
     effects.apply(outcome.effects, ctx)
     return outcome, ctx
 
 
-def _log_and_queue(event, outcome, ctx, user: User | None, inputs: dict | None, now: datetime, *, add=None) -> None:
-    """The action's hash-chained log row, and an outbox row per notification it asks for."""
+def _log_and_queue(event, outcome, ctx, user: User | None, inputs: dict | None, now: datetime) -> None:
+    """The action's hash-chained log row, and an outbox row per notification it asks for, both to
+    where the effects put their new rows (`ctx.add`)."""
     inputs = inputs or {}
     text = inputs.get("comment") or inputs.get("reason") or ""
     log = append_log(event, action=outcome.action, from_state=outcome.from_state, to_state=outcome.to_state,
-                     actor=user, comment=text, data=ctx.log_data, at=now, add=add)
+                     actor=user, comment=text, data=ctx.log_data, at=now, add=ctx.add)
     for topic, audience in ctx.notify:
-        (add or db.session.add)(outbox.message("notify", {"event_id": event.id, "topic": topic, "audience": audience},
-                                               dedupe_key=f"notify:{event.id}:{log.seq}:{topic}"))
+        ctx.add(outbox.message("notify", {"event_id": event.id, "topic": topic, "audience": audience},
+                               dedupe_key=f"notify:{event.id}:{log.seq}:{topic}"))
 
 
 def _discard_files(stored) -> None:
