@@ -11,9 +11,10 @@ checkout connects afresh.
 When someone watches statements (a `before_cursor_execute` listener: tests that count statements,
 bench/profile_*.py), statements go through SQLAlchemy instead, which tells them.
 
-`DriverStatements` runs statements on a SQLAlchemy connection as it is: inside its transaction, or each
-its own transaction on a connection in AUTOCOMMIT. `autocommit_fetch_one` runs one statement as its own
-transaction on a pooled connection, with no SQLAlchemy connection around it at all.
+`DriverStatements` runs statements on a SQLAlchemy connection as it is, inside its transaction.
+`autocommit_fetch_one` runs one statement as its own transaction on a pooled connection, with no
+SQLAlchemy connection or session around it at all (the report statement); `AutocommitStatements` does
+that for each statement of a workflow action.
 """
 from __future__ import annotations
 
@@ -75,8 +76,29 @@ class DriverStatements:
             raise error from exc
 
 
+class AutocommitStatements:
+    """Statements each its own transaction (autocommit) on a connection checked out of the pool for
+    that statement alone, with no SQLAlchemy connection or session around it: a workflow action's read
+    and its write. A session's connection would cost an action about a fifth of its CPU in our process
+    (transaction bookkeeping, the isolation level set and reset, the commit and close events). One
+    statement at a time holds a connection, so a thread never waits for a second one while holding a
+    first (twenty threads on a pool of twenty would deadlock)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect
+
+    def fetch_one(self, sql: str, params: dict) -> tuple | None:
+        """Execute `sql` (driver paramstyle, %(name)s) and return its first row as a tuple, or None."""
+        return autocommit_fetch_one(self.engine, sql, params)
+
+
 def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None:
     """Run one statement as its own transaction (autocommit) on a pooled connection: its first row."""
+    if _watched(engine):  # through SQLAlchemy, which tells the listeners
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            row = connection.exec_driver_sql(sql, params).first()
+            return tuple(row) if row is not None else None
     pooled = engine.raw_connection()
     driver = pooled.driver_connection
     try:
@@ -85,7 +107,7 @@ def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None
             return _execute(pooled, sql, params)
         finally:
             if not driver.closed:
-                driver.autocommit = False
+                driver.autocommit = False  # the pool hands out connections in transaction mode
     except engine.dialect.loaded_dbapi.Error as exc:
         error, disconnect = _wrapped(engine, sql, params, exc, driver)
         if disconnect:

@@ -162,14 +162,10 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
     if session.info.get(_HOLDS_CONNECTION):
         # The session already has a transaction open: write inside it (the caller commits).
         row, committed = session.connection().exec_driver_sql(plan.sql, params).one(), False
-    elif engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute:
-        # Someone watches the statements (a test, bench/profile_ingest.py): through SQLAlchemy, which
-        # tells them; otherwise the same as below.
-        with plan.autocommit.connect() as conn:
-            row, committed = conn.exec_driver_sql(plan.sql, params).one(), True
     else:
         # Nothing of this session's is pending: the statement is its own transaction (autocommit,
-        # one round trip, no BEGIN or COMMIT of its own).
+        # one round trip, no BEGIN or COMMIT of its own). Watched statements (a test,
+        # bench/profile_ingest.py) go through SQLAlchemy there, which tells the listeners.
         row, committed = autocommit_fetch_one(engine, plan.sql, params), True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
@@ -209,7 +205,6 @@ _WITH_ID = {"ob": ("payload", "dedupe_key")}
 class _Plan:
     sql: str
     columns: dict  # row name → [(column name, default(), kind, bind processor)]
-    autocommit: object  # the engine, with connections in autocommit mode (same pool)
 
 
 _plans: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -235,8 +230,7 @@ def _plan_for(engine) -> _Plan:
                 else:
                     kind = "record"
                 columns[name].append((column.name, _default_of(column), kind, column.type.bind_processor(dialect)))
-        plan = _plans[engine] = _Plan(_build_sql(columns, _facts_for(engine)["sequence"], dialect), columns,
-                                      engine.execution_options(isolation_level="AUTOCOMMIT"))
+        plan = _plans[engine] = _Plan(_build_sql(columns, _facts_for(engine)["sequence"], dialect), columns)
     return plan
 
 

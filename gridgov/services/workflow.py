@@ -23,6 +23,7 @@ from gridgov.access import actor_facts, can_see
 from gridgov.errors import NotFound
 from gridgov.extensions import db
 from gridgov.jobs import outbox
+from gridgov.jobs import setup as jobs_setup  # a module: jobs.setup imports this one through the handlers
 from gridgov.models import Event, Task, User
 from gridgov.services import driver_sql, effects, event_rows, one_statement
 from gridgov.services.audit import append_log
@@ -113,42 +114,40 @@ def _nothing_pending(session) -> bool:
 def _fire_on_rows(event_id, action, user, inputs, expected_version, now) -> EventRow | None:
     """The common action on PostgreSQL: the event, its open task and its log head read as plain rows
     in one query, the engine and the effects run on them, and everything written in one statement
-    hanging on the event's compare-and-set (one_statement.write_rows). The session's connection runs
-    in AUTOCOMMIT meanwhile: the write is atomic by itself, and the read may be its own transaction
-    because the compare-and-set refuses the write if the event moved on in between (under READ
-    COMMITTED every statement of a transaction took a fresh snapshot anyway). So an action is two
-    round trips, with no BEGIN or COMMIT and no ORM unit of work. None (nothing written) when an
+    hanging on the event's compare-and-set (one_statement.write_rows). Both statements run on pooled
+    connections in autocommit, outside the session: the write is atomic by itself, and the read may be
+    its own transaction because the compare-and-set refuses the write if the event moved on in between
+    (under READ COMMITTED every statement of a transaction took a fresh snapshot anyway). So an action
+    is two round trips, with no BEGIN or COMMIT and no ORM unit of work. None (nothing written) when an
     effect of the action needs the ORM."""
     session = db.session()
     if session.in_transaction():
         commit_keeping_loaded()  # nothing is pending (checked by the caller): this ends the caller's reads
+    statements = driver_sql.AutocommitStatements(session.get_bind())
     try:
-        # The effects' own reads (a department, a category) use the same connection, also in autocommit.
-        connection = driver_sql.DriverStatements(session.connection(execution_options=_AUTOCOMMIT))
-        event = event_rows.load(connection, event_id)
+        event = event_rows.load(statements, event_id)
         _check_visible(event, user)
         if effects.SESSION_EFFECTS.intersection(get_engine(event.workflow).definition.action(action).effects):
-            commit_keeping_loaded()  # back to a transaction of its own for the ORM path
             return None
         _check_version(event, expected_version)
         new_rows = []
         outcome, ctx = _run_engine(event, action, user, inputs, now, add=new_rows.append)
         _log_and_queue(event, outcome, ctx, user, inputs, now)
-        if not one_statement.write_rows(connection, event, new_rows):
+        if session.in_transaction():
+            # The effects read reference rows (a category, a department) through the session: its
+            # connection goes back before the write takes one.
+            commit_keeping_loaded()
+        if not one_statement.write_rows(statements, event, new_rows):
             raise StaleVersion(expected_version, None)
-        if ctx.notify:
-            outbox.note_pending()  # relayed after the commit below (gridgov/jobs/setup.py)
-        commit_keeping_loaded()  # no COMMIT to send: it releases the connection and runs the hooks
     except Exception:
         session.rollback()
         raise
     forget_loaded(Event, event.id)
     if event.open_task is not None:
         forget_loaded(Task, event.open_task.id)
+    if ctx.notify:
+        jobs_setup.relay_committed_rows()  # no session commit to hook
     return event
-
-
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _fire_on_orm(event_id, action, user, inputs, expected_version, photos, commit, now) -> Event:
