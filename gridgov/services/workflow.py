@@ -23,7 +23,6 @@ from gridgov.access import actor_facts, can_see
 from gridgov.errors import NotFound
 from gridgov.extensions import db
 from gridgov.jobs import outbox
-from gridgov.jobs import setup as jobs_setup  # a module: jobs.setup imports this one through the handlers
 from gridgov.models import Event, Task, User
 from gridgov.services import driver_sql, effects, event_rows, one_statement
 from gridgov.services.audit import append_log
@@ -146,7 +145,10 @@ def _fire_on_rows(event_id, action, user, inputs, expected_version, now) -> Even
     if event.open_task is not None:
         forget_loaded(Task, event.open_task.id)
     if ctx.notify:
-        jobs_setup.relay_committed_rows()  # no session commit to hook
+        # Imported here: gridgov.jobs.setup reaches this module through the outbox handlers.
+        from gridgov.jobs.setup import relay_committed_rows
+
+        relay_committed_rows()  # no session commit to hook
     return event
 
 
