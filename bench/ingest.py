@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from bench.deployed import niced_as  # noqa: E402
 from bench.scratch import ScratchDatabase  # noqa: E402
 from bench.table import table_row  # noqa: E402
 
@@ -146,7 +147,8 @@ def relay_follower(env: dict, queue: str):
     conn = redis.Redis.from_url(REDIS_URL)
     key = f"gridgov:relay-follower:{queue}"  # gridgov.jobs.follower.heartbeat_key
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow"], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=niced_as("gridgov-relay.service"))
     try:
         deadline = time.monotonic() + 30
         while not conn.exists(key):

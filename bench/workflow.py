@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from bench.deployed import niced_as  # noqa: E402
 from bench.scratch import ScratchDatabase  # noqa: E402
 from bench.table import table_row  # noqa: E402
 
@@ -124,7 +125,8 @@ def relay_follower(app):
     env = {**os.environ, "DATABASE_URL": SCRATCH.url, "REDIS_URL": app.config["REDIS_URL"],
            "GRIDGOV_RQ_QUEUE": app.config["RQ_QUEUE"], "SECRET_KEY": "bench"}
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "relay", "--follow"], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=niced_as("gridgov-relay.service"))
     conn = redis.Redis.from_url(app.config["REDIS_URL"])
     try:
         deadline = time.monotonic() + 30

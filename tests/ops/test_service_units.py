@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
 import subprocess
 import sys
@@ -42,3 +43,15 @@ def test_unit_restarts_and_its_command_runs(path, tmp_path):
         check = [str(program), *argv[1:], "--help"]
     result = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_relay_follower_yields_the_cpu_to_the_web_workers():
+    """Relaying may wait a moment, a report may not: the follower's unit runs it at a lower priority,
+    and the benchmarks start their follower at the unit's priority (bench/deployed.py)."""
+    from bench.deployed import niced_as, unit_nice
+
+    assert unit_nice("gridgov-relay.service") == 10
+    assert unit_nice("gridgov-web.service") == 0
+    niced = subprocess.run([sys.executable, "-c", "import os; print(os.nice(0))"], capture_output=True, text=True,
+                           preexec_fn=niced_as("gridgov-relay.service"), check=True)
+    assert int(niced.stdout) == os.nice(0) + 10
