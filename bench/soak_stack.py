@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.deployed import niced_as
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("GRIDGOV_SOAK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = os.environ.get("GRIDGOV_SOAK_REDIS_SERVER", "redis-server")
@@ -116,6 +118,7 @@ class Managed:
     argv: list[str]
     log: Path
     restart: bool = True
+    unit: str | None = None  # its systemd unit in config/systemd, whose priority (Nice=) it runs at
     proc: subprocess.Popen | None = None
     starts: int = 0
     expected_deaths: int = 0  # deaths we are about to cause (kill -9)
@@ -274,12 +277,12 @@ class Stack:
         log.write(f"\n--- start #{item.starts + 1} at t={self.now():.1f}s ---\n".encode())
         log.flush()
         item.proc = subprocess.Popen(item.argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=niced_as(item.unit) if item.unit else None)
         log.close()
         item.starts += 1
 
-    def _add(self, name: str, argv: list[str], restart: bool = True) -> Managed:
-        item = Managed(name=name, argv=argv, log=self.logs / f"{name}.log", restart=restart)
+    def _add(self, name: str, argv: list[str], restart: bool = True, unit: str | None = None) -> Managed:
+        item = Managed(name=name, argv=argv, log=self.logs / f"{name}.log", restart=restart, unit=unit)
         self.processes[name] = item
         self._spawn(item)
         return item
@@ -308,7 +311,7 @@ class Stack:
         help_text, _ = self._relay_help.communicate(timeout=60)
         if "--follow" in help_text:
             self.relay_follower = True
-            self._add("relay-follower", [*flask, "jobs", "relay", "--follow"])
+            self._add("relay-follower", [*flask, "jobs", "relay", "--follow"], unit="gridgov-relay.service")
 
     def start_supervisor(self) -> None:
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
