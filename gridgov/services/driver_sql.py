@@ -99,7 +99,12 @@ def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.exec_driver_sql(sql, params).first()
             return tuple(row) if row is not None else None
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        # No connection to be had (the server restarts, refuses connections): SQLAlchemy's error, as
+        # Engine.connect() would raise it, which the web layer answers with 503 and Retry-After.
+        raise _wrapped(engine, sql, params, exc, None)[0] from exc
     driver = pooled.driver_connection
     try:
         driver.autocommit = True

@@ -123,3 +123,59 @@ def test_an_action_on_a_cut_connection_writes_nothing_and_the_next_one_reconnect
                                  .where(EventLog.event_id == event_id)) == 1
         dispatcher = db.session.get(User, dispatcher_id)
         assert fire_action(event_id, "register", user=dispatcher).state == "registered"
+
+
+def test_action_and_report_while_the_database_refuses_connections_answer_503(pg_app):
+    """As during `pg_ctl restart`: no connection to be had at all. An action and a report take their
+    connection straight from the pool (driver_sql.py); the failed connect must be SQLAlchemy's error,
+    which is answered 503 with Retry-After, not the driver's (a 500: the soak run's restart caught it)."""
+    import shapely
+    from sqlalchemy.exc import OperationalError
+
+    from gridgov.models import Area, Event
+    from gridgov.services.reference_rows import commit_keeping_loaded
+    from gridgov.services.reporting import report_event
+    from gridgov.services.workflow import fire_action
+
+    app, url, token = pg_app
+    name = url.rpartition("/")[2]
+    with app.app_context():
+        worker = db.session.scalar(db.select(User).where(User.username == "demo_worker"))
+        dispatcher = db.session.scalar(db.select(User).where(User.username == "demo_dispatcher"))
+        grid = db.session.scalar(db.select(Area).where(Area.level == "grid", Area.code.like(f"{worker.area_code}%")))
+        point = shapely.from_wkb(grid.geometry).representative_point()
+        event_id = report_event(user=worker, category="0102", description="路边垃圾", lon=point.x, lat=point.y,
+                                client_uuid="refused-1").event.id
+        commit_keeping_loaded()  # the users stay loaded; no transaction holds a connection
+        refuse = f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute(refuse)
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        db.engine.dispose()  # no pooled connection left: the action must connect, and is refused
+        try:
+            with pytest.raises(OperationalError) as caught:
+                fire_action(event_id, "register", user=dispatcher)
+            assert "accepting connections" in str(caught.value.orig)
+            db.session.remove()
+
+            @app.before_request
+            def _refuse_connections_now():
+                assert current_user.is_authenticated
+                with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+                    admin.execute(refuse)
+                    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                                  (name,))
+
+            with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # for the token lookup
+            body = {"category": "0102", "description": "路边垃圾", "lon": point.x, "lat": point.y,
+                    "client_uuid": "refused-2"}
+            _assert_503(app.test_client().post("/api/v1/events", json=body,
+                                               headers={"Authorization": f"Bearer {token}"}))
+        finally:
+            with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        db.session.remove()
+        assert db.session.get(Event, event_id).state == "reported"
+        assert db.session.scalar(db.select(db.func.count()).select_from(Event)
+                                 .where(Event.client_uuid == "refused-2")) == 0
