@@ -122,6 +122,7 @@ def main() -> int:
     parser.add_argument("--relay-after-commit", action="store_true",
                         help="relay each commit's outbox rows to Redis in the request (no follower)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--pstats", help="with --cprofile: also save the profile to this file (pstats format)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the last report's statements")
     args = parser.parse_args()
@@ -191,6 +192,8 @@ def main() -> int:
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+            if args.pstats:
+                profiler.dump_stats(args.pstats)
         if args.explain:
             explain(last_statements)
         with app.app_context():
