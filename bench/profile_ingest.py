@@ -7,7 +7,7 @@ prints the statements each report ran (counted by a SQLAlchemy `before_cursor_ex
 the first report's statements listed) and the mean milliseconds per report; `--cprofile` adds the
 functions that cost most. Compare with a bare Flask route (`bench/bare_ingest.py`) called the same way.
 
-Run: python bench/profile_ingest.py [--reports 1000] [--cprofile] [--relay-after-commit]
+Run: python bench/profile_ingest.py [--reports 1000] [--cprofile [--pstats FILE]] [--relay-after-commit]
      (GRIDGOV_BENCH_PROFILE_DB names the scratch database, so two runs on one server do not collide.)
 """
 from __future__ import annotations
