@@ -5,9 +5,10 @@ PostgreSQL database `gridgov_bench_ingest_profile` with the demo county, the Fla
 N JSON reports with a bearer token, one after another, exactly the bodies bench/ingest.py sends. It
 prints the statements each report ran (counted by a SQLAlchemy `before_cursor_execute` listener, with
 the first report's statements listed) and the mean milliseconds per report; `--cprofile` adds the
-functions that cost most. Compare with a bare Flask route (`bench/bare_ingest.py`) called the same way.
+functions that cost most and the profiled time per report by package, with the web framework's
+share of the time spent in Python. Compare with a bare Flask route (`bench/bare_ingest.py`) called the same way.
 
-Run: python bench/profile_ingest.py [--reports 1000] [--cprofile [--pstats FILE]] [--relay-after-commit]
+Run: python bench/profile_ingest.py [--reports 1000] [--cprofile] [--relay-after-commit]
      (GRIDGOV_BENCH_PROFILE_DB names the scratch database, so two runs on one server do not collide.)
 """
 from __future__ import annotations
@@ -100,6 +101,45 @@ def timed(post, bodies) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
+# The web framework around a view: what a leaner dispatch of the report route could skip.
+FRAMEWORK = ("flask", "werkzeug", "flask_login", "flask_smorest", "flask_limiter", "flask_wtf", "flask_sqlalchemy",
+             "blinker")
+
+
+def package_of(filename: str) -> str:
+    """The profile's own-time bucket of a function's file."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "C functions (builtins)"
+    if filename.endswith(("werkzeug/test.py", "flask/testing.py")) or f"{os.sep}bench{os.sep}" in filename:
+        return "test client (not the server's work)"
+    if filename.endswith("psycopg/connection.py"):
+        return "psycopg connection (waiting for PostgreSQL)"
+    if "site-packages" in filename:
+        return filename.split("site-packages" + os.sep, 1)[1].split(os.sep, 1)[0]
+    relative = Path(filename).resolve()
+    if relative.is_relative_to(ROOT):
+        return "/".join(relative.relative_to(ROOT).parts[:2])
+    return "standard library"
+
+
+def print_by_package(stats: pstats.Stats, reports: int) -> None:
+    """Own time per report by package, under the profiler (which inflates Python's share alike)."""
+    totals: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+        bucket = package_of(filename)
+        totals[bucket] = totals.get(bucket, 0.0) + own
+    print("own time per report by package, under the profiler:")
+    for bucket, seconds in sorted(totals.items(), key=lambda item: -item[1]):
+        if seconds * 1000 / reports >= 0.005:
+            print(f"    {seconds * 1000 / reports:7.3f} ms  {bucket}")
+    python = sum(seconds for bucket, seconds in totals.items()
+                 if not bucket.startswith(("test client", "psycopg connection")))
+    framework = sum(totals.get(name, 0.0) for name in FRAMEWORK)
+    print(f"web framework ({', '.join(FRAMEWORK)}): {framework * 1000 / reports:.3f} ms of "
+          f"{python * 1000 / reports:.3f} ms in Python per report ({framework / python:.0%}), not counting "
+          f"the test client and the wait for PostgreSQL")
+
+
 def explain(statements) -> None:
     """EXPLAIN ANALYZE each statement with its parameters, rolled back."""
     import psycopg
@@ -122,7 +162,6 @@ def main() -> int:
     parser.add_argument("--relay-after-commit", action="store_true",
                         help="relay each commit's outbox rows to Redis in the request (no follower)")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--pstats", help="with --cprofile: also save the profile to this file (pstats format)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the last report's statements")
     args = parser.parse_args()
@@ -192,8 +231,7 @@ def main() -> int:
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
-            if args.pstats:
-                profiler.dump_stats(args.pstats)
+            print_by_package(pstats.Stats(profiler), n)
         if args.explain:
             explain(last_statements)
         with app.app_context():
