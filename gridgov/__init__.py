@@ -64,6 +64,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_template_helpers(app)
     security.register(app)
     request_guard.register(app)
+    from gridgov.api import report_fastpath
+
+    report_fastpath.install(app)  # last: it answers plain reports in front of everything above
     return app
 
 

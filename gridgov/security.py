@@ -32,20 +32,29 @@ def content_security_policy(tile_url: str = "") -> str:
     ])
 
 
+_HEADERS = "gridgov_security_headers"
+
+
 def register(app: Flask) -> None:
     policy = content_security_policy(app.config.get("MAP_TILE_URL", ""))
+    app.extensions[_HEADERS] = [("Content-Security-Policy", policy), ("X-Frame-Options", "DENY"),
+                                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                                ("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")]
+    app.after_request(lambda response: add_headers(app, response))
 
-    defaults = [("Content-Security-Policy", policy), ("X-Frame-Options", "DENY"),
-                ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
-                ("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")]
-    hsts = ("Strict-Transport-Security", "max-age=31536000")
 
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        # setdefault for each, with one pass over the response's headers instead of one per header
-        # (werkzeug's Headers is a list searched case-insensitively): this runs on every answer.
-        headers = response.headers
-        present = {key.lower() for key, _ in headers.items()}
-        wanted = defaults + [hsts] if app.config.get("SESSION_COOKIE_SECURE") else defaults
-        headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
-        return response
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
+def add_headers(app: Flask, response: Response) -> Response:
+    """The security headers the response does not set itself. Every answer passes here (Flask's
+    after_request, and the report fast path of gridgov/api/report_fastpath.py)."""
+    # setdefault for each, with one pass over the response's headers instead of one per header
+    # (werkzeug's Headers is a list searched case-insensitively).
+    headers = response.headers
+    present = {key.lower() for key, _ in headers.items()}
+    wanted = app.extensions[_HEADERS]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        wanted = wanted + [HSTS]
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
+    return response

@@ -82,10 +82,21 @@ def create_event():
     fields = _report_fields()
     photos = inspect_uploads(request.files.getlist("photos")) if request.files else []
     after_photos = inspect_uploads(request.files.getlist("after_photos")) if request.files else []
+    body, status = report_answer(user, fields, request.headers.get("Idempotency-Key"), photos, after_photos)
+    # Already in the shape of ReportResponse (test_report_statement checks it): sent as it is, without
+    # the schema's dump, which would only copy it field by field.
+    response = current_app.json.response(body)
+    response.status_code = status
+    return response
+
+
+def report_answer(user, fields: dict, idempotency_key: str | None, photos=(), after_photos=()) -> tuple[dict, int]:
+    """File a report from its loaded fields; (answer body, 201 or 200 for a replay). Shared by the view
+    and by the bearer-token fast path (gridgov/api/report_fastpath.py)."""
     source = fields.pop("source") or ("grid_worker" if user.role == "grid_worker" else "api")
     if source == "hotline" and user.role not in ("dispatcher", "admin"):
         raise AppError("只有调度员可以登记热线事件", "Only dispatchers record hotline events", status=403, code="forbidden")
-    client_uuid = request.headers.get("Idempotency-Key") or fields.pop("client_uuid")
+    client_uuid = idempotency_key or fields.pop("client_uuid")
     fields.pop("client_uuid", None)
     result = report_event(user=user, client_uuid=client_uuid, photos=photos, source=source,
                           resolve_photos=after_photos, **fields)
@@ -99,11 +110,7 @@ def create_event():
     body["replay"] = not result.created
     body["likely_duplicates"] = [{"id": e.id, "number": e.number, "state": e.state}
                                  for e in visible_only(result.duplicates, user)]
-    # Already in the shape of ReportResponse (test_report_statement checks it): sent as it is, without
-    # the schema's dump, which would only copy it field by field.
-    response = current_app.json.response(body)
-    response.status_code = 201 if result.created else 200
-    return response
+    return body, 201 if result.created else 200
 
 
 def visible_only(duplicates: list, user=None) -> list:

@@ -1,0 +1,127 @@
+"""The hot path of the API: a phone's plain report, POST /api/v1/events with a bearer token and a JSON
+body, answered without Flask's request dispatch.
+
+Every report from the field takes this route, and on it Flask's machinery around the view (request
+context, URL matching, the before/after/teardown hooks of five extensions, flask-smorest's wrappers
+for the documentation, Flask-Login's session checks) cost about as much CPU as the report's own work.
+This middleware takes only the requests whose answer it can give exactly as the view would:
+
+  POST to /api/v1/events itself, no query string, a JSON body with a Content-Length within
+  MAX_CONTENT_LENGTH, an `Authorization: Bearer …` header, no cookie (a signed-in browser is
+  answered by its session, not by a token), no application-wide rate limit configured;
+
+then it does what the view and its hooks do for such a request: the request guard's check for text no
+database can store, the same fast field loader (gridgov/api/fastload.py), the same token lookup, the
+same report (gridgov/api/events.report_answer) in an app context whose teardown closes the session,
+and the same answer: JSON from the app's provider, the security headers, `Vary: Cookie`.
+
+Anything it does not vouch for goes to Flask untouched (the body it read is handed on): another
+method, path or content type, a body the guard, the JSON decoder or the fast loader would not pass, an
+unknown token, and every refusal — a domain error or a database error is rolled back (nothing was
+written: the report is one statement) and the same request is answered by the view, which raises it
+again and answers it in the one error shape. So this path never makes an error response of its own,
+and tests/integration/api/test_report_fastpath.py checks that its answers equal the view's,
+header by header. `API_FASTPATH = False` turns it off.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from flask import Flask
+
+from gridgov import security
+from gridgov.api.events import _REPORT_SHORTCUT, report_answer
+from gridgov.request_guard import first_unstorable, json_may_hold_unstorable
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/v1/events"
+
+
+def is_json_mimetype(content_type: str) -> bool:
+    """What werkzeug's Request.is_json answers for this Content-Type header."""
+    mimetype = content_type.split(";", 1)[0].strip().lower()
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+class ReportFastPath:
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        token = self._bearer_report(environ)
+        if token is None:
+            return self.wsgi_app(environ, start_response)
+        body = self._read_body(environ)
+        if body is not None:
+            response = self._answer(environ, token, body)
+            if response is not None:
+                return response(environ, start_response)
+            environ["wsgi.input"] = io.BytesIO(body)
+        return self.wsgi_app(environ, start_response)
+
+    def _bearer_report(self, environ) -> str | None:
+        """The token of a request this path takes, or None."""
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST" \
+                or environ.get("QUERY_STRING") or environ.get("HTTP_COOKIE") \
+                or not self.app.config.get("API_FASTPATH", True):
+            return None
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() != "bearer " or not is_json_mimetype(environ.get("CONTENT_TYPE", "")):
+            return None
+        return header[7:].strip() or None
+
+    def _read_body(self, environ) -> bytes | None:
+        """The whole body, or None (and nothing read) when its length is unknown or over the cap."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None
+        cap = self.app.config.get("MAX_CONTENT_LENGTH")
+        if length < 0 or (cap is not None and length > cap):
+            return None
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def _answer(self, environ, token: str, body: bytes):
+        """The view's answer to this report, or None: let the view answer it."""
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(raw, dict) or _REPORT_SHORTCUT is None:
+            return None
+        if json_may_hold_unstorable(body) and first_unstorable(raw):
+            return None  # the request guard refuses it, on the view's path
+        fields = _REPORT_SHORTCUT(raw)
+        if fields is None:
+            return None
+        app = self.app
+        from gridgov.extensions import limiter
+        from gridgov.services.tokens import user_for_token
+
+        with app.app_context():
+            if limiter.enabled and limiter._app_wide_limits():
+                return None
+            try:
+                user = user_for_token(token)
+                if user is None:
+                    return None
+                answer, status = report_answer(user, fields, environ.get("HTTP_IDEMPOTENCY_KEY"))
+            except Exception:
+                # A refusal comes before anything is written, and a database error rolls the one
+                # statement back (the app context's teardown closes the session, even on a lost
+                # connection). The view answers it again, in the one error shape.
+                log.debug("report fast path: handing the request to the view", exc_info=True)
+                return None
+            response = app.json.response(answer)
+        response.status_code = status
+        response.vary.add("Cookie")  # as the view's answer: Flask-Login looked for a session user
+        security.add_headers(app, response)
+        return response
+
+
+def install(app: Flask) -> None:
+    app.wsgi_app = ReportFastPath(app, app.wsgi_app)
