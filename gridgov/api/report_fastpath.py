@@ -17,25 +17,23 @@ and the same answer: JSON from the app's provider, the security headers, `Vary: 
 
 Anything it does not vouch for goes to Flask untouched (the body it read is handed on): another
 method, path or content type, a body the guard, the JSON decoder or the fast loader would not pass, an
-unknown token, and every refusal — a domain error or a database error is rolled back (nothing was
-written: the report is one statement) and the same request is answered by the view, which raises it
-again and answers it in the one error shape. So this path never makes an error response of its own,
-and tests/integration/api/test_report_fastpath.py checks that its answers equal the view's,
-header by header. `API_FASTPATH = False` turns it off.
+unknown token. A refusal from the report itself (a domain error, a database error) goes to Flask too,
+with the error: Flask raises it again before anything else (raise_refusal) and its error handlers answer
+it in the one error shape, as they answer the view's. So this path never makes an error response of its
+own, and tests/integration/test_report_fastpath.py checks that its answers equal the view's, header by
+header. `API_FASTPATH = False` turns it off.
 """
 from __future__ import annotations
 
 import io
 import json
-import logging
 
-from flask import Flask
+from flask import Flask, request
+from flask_login import current_user
 
 from gridgov import security
 from gridgov.api.events import _REPORT_SHORTCUT, report_answer
 from gridgov.request_guard import first_unstorable, json_may_hold_unstorable
-
-log = logging.getLogger(__name__)
 
 PATH = "/api/v1/events"
 
@@ -110,11 +108,14 @@ class ReportFastPath:
                 if user is None:
                     return None
                 answer, status = report_answer(user, fields, environ.get("HTTP_IDEMPOTENCY_KEY"))
-            except Exception:
+            except Exception as exc:
                 # A refusal comes before anything is written, and a database error rolls the one
                 # statement back (the app context's teardown closes the session, even on a lost
-                # connection). The view answers it again, in the one error shape.
-                log.debug("report fast path: handing the request to the view", exc_info=True)
+                # connection). Flask raises it again for this request (raise_refusal), so the error
+                # handlers answer it as they answer the view's — not a second attempt, which could
+                # answer differently (a refusal may have changed something: a deactivated account's
+                # cached token is dropped, and a second lookup would answer 401, not 403).
+                environ[REFUSAL] = exc
                 return None
             response = app.json.response(answer)
         response.status_code = status
@@ -123,5 +124,19 @@ class ReportFastPath:
         return response
 
 
+REFUSAL = "gridgov.report_fastpath.refusal"
+
+
+def raise_refusal() -> None:
+    """First thing Flask does with a request the fast path refused: raise its error again."""
+    refusal = request.environ.pop(REFUSAL, None)
+    if refusal is not None:
+        # As the view's login_required would, before the view raised it: Flask-Login reads the session
+        # (so the answer varies by Cookie, as the view's does) and the request's user.
+        current_user.is_authenticated  # noqa: B018
+        raise refusal
+
+
 def install(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_refusal)
     app.wsgi_app = ReportFastPath(app, app.wsgi_app)

@@ -170,6 +170,7 @@ def test_action_and_report_while_the_database_refuses_connections_answer_503(pg_
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # for the token lookup
             body = {"category": "0102", "description": "路边垃圾", "lon": point.x, "lat": point.y,
                     "client_uuid": "refused-2"}
+            app.config["API_FASTPATH"] = False  # the view's path: the hook above runs before it
             _assert_503(app.test_client().post("/api/v1/events", json=body,
                                                headers={"Authorization": f"Bearer {token}"}))
         finally:
@@ -179,3 +180,37 @@ def test_action_and_report_while_the_database_refuses_connections_answer_503(pg_
         assert db.session.get(Event, event_id).state == "reported"
         assert db.session.scalar(db.select(db.func.count()).select_from(Event)
                                  .where(Event.client_uuid == "refused-2")) == 0
+
+
+def test_a_fast_path_report_while_the_database_refuses_connections_answers_503(pg_app):
+    """The report fast path (gridgov/api/report_fastpath.py), its token answered from this process's
+    cache, meets a database that refuses connections: Flask's handlers answer its error, 503 with
+    Retry-After, and nothing is written."""
+    import shapely
+
+    from gridgov.models import Area, Event
+
+    app, url, token = pg_app
+    name = url.rpartition("/")[2]
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    assert client.get("/api/v1/events", headers=headers).status_code == 200  # the token is cached now
+    with app.app_context():
+        grid = db.session.scalar(db.select(Area).where(Area.level == "grid").order_by(Area.code).limit(1))
+        point = shapely.from_wkb(grid.geometry).representative_point()
+        db.session.remove()
+        db.engine.dispose()
+    body = {"category": "0102", "description": "路边垃圾", "lon": point.x, "lat": point.y, "client_uuid": "refused-3"}
+    try:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        _assert_503(client.post("/api/v1/events", json=body, headers=headers))
+    finally:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    answer = client.post("/api/v1/events", json=body, headers=headers)  # the phone retries: stored once
+    assert answer.status_code == 201, answer.get_json()
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Event)
+                                 .where(Event.client_uuid == "refused-3")) == 1
