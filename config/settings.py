@@ -80,6 +80,9 @@ class Settings:
     LOGIN_RATE_LIMIT: str = "20 per minute"
     # Relay outbox rows right after each commit (default); off leaves them to the periodic relay.
     OUTBOX_RELAY_AFTER_COMMIT: bool = True
+    # A phone's plain JSON report answered in front of Flask's dispatch (gridgov/api/report_fastpath.py);
+    # GRIDGOV_API_FASTPATH=0 sends every request through Flask, should one ever need to rule it out.
+    API_FASTPATH: bool = True
 
     def as_config(self) -> dict:
         return {k: v for k, v in asdict(self).items()}
@@ -116,6 +119,7 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         MAIL_FROM=env.get("MAIL_FROM", "gridgov@localhost"),
         SMS_GATEWAY_URL=env.get("SMS_GATEWAY_URL", ""),
         SMS_GATEWAY_TOKEN=env.get("SMS_GATEWAY_TOKEN", ""),
+        API_FASTPATH=_bool(env.get("GRIDGOV_API_FASTPATH"), True),
     )
     settings.REMEMBER_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE
     settings.BABEL_DEFAULT_TIMEZONE = settings.GRIDGOV_TIMEZONE

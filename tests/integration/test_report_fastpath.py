@@ -177,3 +177,11 @@ def test_it_takes_the_bodies_werkzeug_calls_json(content_type, is_json):
 
     request = EnvironBuilder(method="POST", content_type=content_type or None).get_request()
     assert is_json_mimetype(content_type) is is_json is request.is_json
+
+
+@pytest.mark.parametrize("value, on", [(None, True), ("1", True), ("0", False), ("false", False)])
+def test_the_fast_path_is_switched_by_GRIDGOV_API_FASTPATH(value, on):
+    from config.settings import load_settings
+
+    environ = {} if value is None else {"GRIDGOV_API_FASTPATH": value}
+    assert load_settings(environ).as_config()["API_FASTPATH"] is on
