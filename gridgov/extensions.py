@@ -36,11 +36,11 @@ class DeclaredLimiter(Limiter):
     """
 
     def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
-        if in_middleware and not self._app_wide_limits():
+        if in_middleware and not self.has_app_wide_limits():
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
 
-    def _app_wide_limits(self) -> bool:
+    def has_app_wide_limits(self) -> bool:
         manager = self.limit_manager
         return bool(manager._application_limits or manager._default_limits or manager._blueprint_limits
                     or self._meta_limits)

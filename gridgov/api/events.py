@@ -42,7 +42,7 @@ REPORT_BODY = {
 _REPORT_SCHEMA = ReportSchema()
 _ACTION_SCHEMA = ActionBody()
 # Plain JSON reports skip marshmallow's per-field machinery; anything else is loaded by it (fastload.py).
-_REPORT_SHORTCUT = loader_for(_REPORT_SCHEMA)
+REPORT_SHORTCUT = loader_for(_REPORT_SCHEMA)
 
 
 def _validation_error(err: ma.ValidationError) -> AppError:
@@ -55,7 +55,7 @@ def _report_fields() -> dict:
         raw = request.get_json(silent=True)
         if not isinstance(raw, dict):
             raise AppError("请求体必须是 JSON 对象", "The body must be a JSON object", status=400, code="bad_json")
-        fields = _REPORT_SHORTCUT(raw) if _REPORT_SHORTCUT is not None else None
+        fields = REPORT_SHORTCUT(raw) if REPORT_SHORTCUT is not None else None
         if fields is not None:
             return fields
     else:
