@@ -185,3 +185,46 @@ def test_the_fast_path_is_switched_by_GRIDGOV_API_FASTPATH(value, on):
 
     environ = {} if value is None else {"GRIDGOV_API_FASTPATH": value}
     assert load_settings(environ).as_config()["API_FASTPATH"] is on
+
+
+LIMITED_APP = """
+import json, sys, tempfile
+from pathlib import Path
+import shapely
+from flask import request_started
+from tests.conftest import build_app, upgrade_schema
+tmp = Path(tempfile.mkdtemp())
+app = build_app(f"sqlite:///{tmp}/limited.sqlite3", tmp, RATELIMIT_DEFAULT="2 per hour")
+upgrade_schema(app)
+with app.app_context():
+    from gridgov.demo.load import load_demo
+    from gridgov.extensions import db
+    from gridgov.models import Area, User
+    from gridgov.services.tokens import issue_token
+    load_demo(seed=7, password="demo-pass-123", event_count=0)
+    token, _ = issue_token(db.session.scalar(db.select(User).where(User.username == "demo_worker")), 1)
+    grid = db.session.scalar(db.select(Area).where(Area.level == "grid").order_by(Area.code).limit(1))
+    point = shapely.from_wkb(grid.geometry).representative_point()
+dispatched = []
+note = lambda sender, **extra: dispatched.append(1)  # noqa: E731 - kept: blinker holds it weakly
+request_started.connect(note, app)
+client = app.test_client()
+answers = [client.post("/api/v1/events", headers={"Authorization": "Bearer " + token},
+                       json={"category": "0102", "description": "限流", "lon": point.x, "lat": point.y,
+                             "client_uuid": f"limited-{i}"}).status_code for i in range(3)]
+print(json.dumps({"answers": answers, "dispatched": len(dispatched)}))
+"""
+
+
+def test_an_application_wide_rate_limit_sends_reports_through_flask_where_it_applies():
+    """RATELIMIT_DEFAULT applies to every route, the report's too: such reports go through Flask. In a
+    process of its own, since Flask-Limiter is one object per process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", LIMITED_APP], cwd=root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome == {"answers": [201, 201, 429], "dispatched": 3}
