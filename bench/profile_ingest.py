@@ -9,6 +9,7 @@ functions that cost most and the profiled time per report by package, with the w
 share of the time spent in Python. Compare with a bare Flask route (`bench/bare_ingest.py`) called the same way.
 
 Run: python bench/profile_ingest.py [--reports 1000] [--cprofile] [--relay-after-commit]
+     (GRIDGOV_API_FASTPATH=0 posts every report through Flask's dispatch, the view's path.)
      (GRIDGOV_BENCH_PROFILE_DB names the scratch database, so two runs on one server do not collide.)
 """
 from __future__ import annotations
@@ -101,7 +102,9 @@ def timed(post, bodies) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-# The web framework around a view: what a leaner dispatch of the report route could skip.
+# The web framework around a view. A plain report takes the fast path in front of Flask
+# (gridgov/api/report_fastpath.py), so what is left of it is mostly werkzeug's Response and the
+# test client's own calls into werkzeug; GRIDGOV_API_FASTPATH=0 profiles the view's path instead.
 FRAMEWORK = ("flask", "werkzeug", "flask_login", "flask_smorest", "flask_limiter", "flask_wtf", "flask_sqlalchemy",
              "blinker")
 
