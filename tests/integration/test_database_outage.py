@@ -205,7 +205,23 @@ def test_a_fast_path_report_while_the_database_refuses_connections_answers_503(p
         with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        _assert_503(client.post("/api/v1/events", json=body, headers=headers))
+        from flask import request, request_started
+        from sqlalchemy.exc import OperationalError
+
+        from gridgov.api.report_fastpath import REFUSAL
+
+        seen = []
+
+        def note(sender, **extra):
+            seen.append(request.environ)
+
+        request_started.connect(note, app)
+        try:
+            _assert_503(client.post("/api/v1/events", json=body, headers=headers))
+        finally:
+            request_started.disconnect(note, app)
+        # The fast path met the error and handed it to Flask's handlers (not the view, on a retry).
+        assert len(seen) == 1 and isinstance(seen[0].get(REFUSAL), OperationalError)
     finally:
         with psycopg.connect(pg_admin_url(), autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
