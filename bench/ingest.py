@@ -24,10 +24,12 @@ is shared, so these per-request figures are steadier than the rates.
 
 `--relay request` runs the app without the follower instead: each request relays its outbox row after
 its commit (a second transaction and a Redis pipeline in the request), to see what the follower saves.
-`--without-fastpath` adds a third side to the same alternating rounds: the app with GRIDGOV_API_FASTPATH=0,
+`--without-fastpath` adds a side to the same alternating rounds: the app with GRIDGOV_API_FASTPATH=0,
 every report through Flask's dispatch (gridgov/api/report_fastpath.py), to see what the fast path saves.
+`--without-group-commit` adds one with GRIDGOV_REPORT_GROUP_COMMIT=0, every report committed alone
+(gridgov/services/group_commit.py), to see what group commit saves.
 
-Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--relay follower|request] [--without-fastpath] [--keep]
+Run: python bench/ingest.py [--reports 20000] [--clients 32] [--rounds 4] [--relay follower|request] [--without-fastpath] [--without-group-commit] [--keep]
      (GRIDGOV_BENCH_PG_URL overrides the admin URL, GRIDGOV_BENCH_REDIS_URL the Redis,
      GRIDGOV_BENCH_INGEST_DB the scratch database's name, so two runs on one server do not collide.)
 """
@@ -46,6 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -346,6 +349,9 @@ def main() -> int:
     parser.add_argument("--without-fastpath", action="store_true",
                         help="also run the app with GRIDGOV_API_FASTPATH=0 (every report through Flask's dispatch) "
                              "as a third side of the same alternating rounds, to show what the report fast path saves")
+    parser.add_argument("--without-group-commit", action="store_true",
+                        help="also run the app with GRIDGOV_REPORT_GROUP_COMMIT=0 (every report committed alone) "
+                             "as another side of the same alternating rounds, to show what group commit saves")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and leave servers' logs")
     args = parser.parse_args()
 
@@ -374,17 +380,22 @@ def main() -> int:
         stack.callback(stop, app_proc)
         bare_proc = start_gunicorn("bench.bare_ingest:app", bare_port, env)
         stack.callback(stop, bare_proc)
-        slow_proc = None
-        if args.without_fastpath:
-            slow_port = free_port()
-            slow_proc = start_gunicorn("wsgi:app", slow_port, dict(env, GRIDGOV_API_FASTPATH="0"))
-            stack.callback(stop, slow_proc)
+        # The app with one feature off, as further sides: (label, what it saves, env, tag of its reports).
+        wanted = [("app, fast path off", "the report fast path", {"GRIDGOV_API_FASTPATH": "0"}, "o")] * args.without_fastpath
+        wanted += [("app, group commit off", "group commit", {"GRIDGOV_REPORT_GROUP_COMMIT": "0"}, "g")] * args.without_group_commit
+        variants = []
+        for label, feature, overrides, tag in wanted:
+            port = free_port()
+            proc = start_gunicorn("wsgi:app", port, dict(env, **overrides))
+            stack.callback(stop, proc)
+            variants.append(SimpleNamespace(label=label, feature=feature, tag=tag, port=port, proc=proc, rounds=[]))
         follower = stack.enter_context(relay_follower(env, queue)) if args.relay == "follower" else None
         pool = stack.enter_context(ProcessPoolExecutor(PROCESSES))
         run_load(pool, bare_port, "/bare", headers, make_bodies(points, args.warmup, "wb"), args.clients)
         run_load(pool, app_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wa"), args.clients)
-        if slow_proc is not None:
-            run_load(pool, slow_port, "/api/v1/events", headers, make_bodies(points, args.warmup, "wo"), args.clients)
+        for variant in variants:
+            run_load(pool, variant.port, "/api/v1/events", headers, make_bodies(points, args.warmup, "w" + variant.tag),
+                     args.clients)
         backends_conn, backends = database_backends(SCRATCH.url)
         stack.callback(backends_conn.close)
         load = lambda: list(pool._processes)  # noqa: E731 - the load generator's processes
@@ -393,17 +404,17 @@ def main() -> int:
         if follower is not None:
             app_groups["relay"] = lambda: session_pids(follower.pid)
         app_cpu = CpuMeter(app_groups)
-        slow_cpu = CpuMeter(dict(app_groups, server=lambda: session_pids(slow_proc.pid))) if slow_proc else None
-        slow_bodies = make_bodies(points, args.requests, "o") if slow_proc else []
-        slow_rounds = []
+        for variant in variants:
+            variant.cpu = CpuMeter(dict(app_groups, server=lambda pid=variant.proc.pid: session_pids(pid)))
+            variant.bodies = make_bodies(points, args.requests, variant.tag)
         for start in range(0, args.requests, chunk):
             bare_rounds.append(run_load(pool, bare_port, "/bare", headers, bare_bodies[start:start + chunk],
                                         args.clients, bare_cpu))
             app_rounds.append(run_load(pool, app_port, "/api/v1/events", headers, app_bodies[start:start + chunk],
                                        args.clients, app_cpu))
-            if slow_proc is not None:
-                slow_rounds.append(run_load(pool, slow_port, "/api/v1/events", headers,
-                                            slow_bodies[start:start + chunk], args.clients, slow_cpu))
+            for variant in variants:
+                variant.rounds.append(run_load(pool, variant.port, "/api/v1/events", headers,
+                                               variant.bodies[start:start + chunk], args.clients, variant.cpu))
         time.sleep(2.0)  # the follower's last round
     with psycopg.connect(SCRATCH.url) as conn:
         stored = conn.execute("SELECT count(*) FROM events WHERE client_uuid LIKE 'a-%'").fetchone()[0]
@@ -416,11 +427,13 @@ def main() -> int:
     print("results:")
     show("bare", bare)
     show("app", app)
-    if slow_rounds:
-        slow = summary(slow_rounds)
-        show("app, fast path off", slow)
-        print(f"  the report fast path: {slow['cpu_ms']['server']:.2f} → {app['cpu_ms']['server']:.2f} ms of server CPU "
-              f"per report, {slow['rps']:.1f} → {app['rps']:.1f} req/s (same rounds)")
+    for variant in variants:
+        off = summary(variant.rounds)
+        show(variant.label, off)
+        print(f"  {variant.feature}: CPU per report {sum(off['cpu_ms'].values()):.2f} → {sum(app['cpu_ms'].values()):.2f} ms "
+              f"(server {off['cpu_ms']['server']:.2f} → {app['cpu_ms']['server']:.2f}, database "
+              f"{off['cpu_ms']['database']:.2f} → {app['cpu_ms']['database']:.2f}), "
+              f"{off['rps']:.1f} → {app['rps']:.1f} req/s, p99 {off['p99_ms']:.1f} → {app['p99_ms']:.1f} ms (same rounds)")
     print(f"  events stored by the measured run: {stored} (expected {args.requests}); "
           f"outbox rows left unsent: {unsent}")
     checks = [

@@ -83,6 +83,9 @@ class Settings:
     # A phone's plain JSON report answered in front of Flask's dispatch (gridgov/api/report_fastpath.py);
     # GRIDGOV_API_FASTPATH=0 sends every request through Flask, should one ever need to rule it out.
     API_FASTPATH: bool = True
+    # Reports that meet in a process while the database is busy are committed together
+    # (gridgov/services/group_commit.py); GRIDGOV_REPORT_GROUP_COMMIT=0 commits each alone.
+    REPORT_GROUP_COMMIT: bool = True
 
     def as_config(self) -> dict:
         return {k: v for k, v in asdict(self).items()}
@@ -120,6 +123,7 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         SMS_GATEWAY_URL=env.get("SMS_GATEWAY_URL", ""),
         SMS_GATEWAY_TOKEN=env.get("SMS_GATEWAY_TOKEN", ""),
         API_FASTPATH=_bool(env.get("GRIDGOV_API_FASTPATH"), True),
+        REPORT_GROUP_COMMIT=_bool(env.get("GRIDGOV_REPORT_GROUP_COMMIT"), True),
     )
     settings.REMEMBER_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE
     settings.BABEL_DEFAULT_TIMEZONE = settings.GRIDGOV_TIMEZONE

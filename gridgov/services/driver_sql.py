@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 
-def _watched(target) -> bool:
+def watched(target) -> bool:
     dispatch = target.dispatch
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
@@ -30,18 +30,23 @@ def _watched(target) -> bool:
 _CURSOR = "gridgov_driver_cursor"
 
 
-def _execute(pooled, sql: str, params: dict) -> tuple | None:
-    """Run on the pooled connection's own cursor, made once per driver connection: psycopg spends
+def cached_cursor(pooled, key: str = _CURSOR, cursor_class=None):
+    """The pooled connection's own cursor under `key`, made once per driver connection: psycopg spends
     about as much CPU building a cursor (its adapters map) as on a short statement itself."""
     driver = pooled.driver_connection
-    cursor = pooled.info.get(_CURSOR)
+    cursor = pooled.info.get(key)
     if cursor is None or cursor.closed or cursor.connection is not driver:
-        cursor = pooled.info[_CURSOR] = driver.cursor()
+        cursor = pooled.info[key] = driver.cursor() if cursor_class is None else cursor_class(driver)
+    return cursor
+
+
+def _execute(pooled, sql: str, params: dict) -> tuple | None:
+    cursor = cached_cursor(pooled)
     cursor.execute(sql, params)
     return cursor.fetchone()
 
 
-def _wrapped(engine: Engine, sql: str, params: dict, exc: Exception, driver) -> tuple[DBAPIError, bool]:
+def wrapped_error(engine: Engine, sql: str, params: dict, exc: Exception, driver) -> tuple[DBAPIError, bool]:
     dialect = engine.dialect
     disconnect = dialect.is_disconnect(exc, driver, None)
     error = DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error, hide_parameters=engine.hide_parameters,
@@ -56,7 +61,7 @@ class DriverStatements:
         self.connection = connection
         self.dialect = connection.dialect
         # Whether someone watches statements, asked once: listeners do not come and go within an action.
-        self.watched = _watched(connection.engine) or _watched(connection)
+        self.watched = watched(connection.engine) or watched(connection)
 
     def fetch_one(self, sql: str, params: dict) -> tuple | None:
         """Execute `sql` (driver paramstyle, %(name)s) and return its first row as a tuple, or None."""
@@ -68,7 +73,7 @@ class DriverStatements:
         try:
             return _execute(pooled, sql, params)
         except connection.dialect.loaded_dbapi.Error as exc:
-            error, disconnect = _wrapped(connection.engine, sql, params, exc, pooled.driver_connection)
+            error, disconnect = wrapped_error(connection.engine, sql, params, exc, pooled.driver_connection)
             if disconnect:
                 # As Connection._handle_dbapi_exception does: every pooled connection is suspect now.
                 connection.engine.pool._invalidate(connection.connection, exc)
@@ -95,7 +100,7 @@ class AutocommitStatements:
 
 def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None:
     """Run one statement as its own transaction (autocommit) on a pooled connection: its first row."""
-    if _watched(engine):  # through SQLAlchemy, which tells the listeners
+    if watched(engine):  # through SQLAlchemy, which tells the listeners
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.exec_driver_sql(sql, params).first()
             return tuple(row) if row is not None else None
@@ -104,7 +109,7 @@ def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None
     except engine.dialect.loaded_dbapi.Error as exc:
         # No connection to be had (the server restarts, refuses connections): SQLAlchemy's error, as
         # Engine.connect() would raise it, which the web layer answers with 503 and Retry-After.
-        raise _wrapped(engine, sql, params, exc, None)[0] from exc
+        raise wrapped_error(engine, sql, params, exc, None)[0] from exc
     driver = pooled.driver_connection
     try:
         driver.autocommit = True
@@ -114,7 +119,7 @@ def autocommit_fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None
             if not driver.closed:
                 driver.autocommit = False  # the pool hands out connections in transaction mode
     except engine.dialect.loaded_dbapi.Error as exc:
-        error, disconnect = _wrapped(engine, sql, params, exc, driver)
+        error, disconnect = wrapped_error(engine, sql, params, exc, driver)
         if disconnect:
             engine.pool._invalidate(pooled, exc)  # as Connection._handle_dbapi_exception does
         raise error from exc

@@ -39,7 +39,7 @@ from sqlalchemy import JSON, event
 from sqlalchemy.orm import Session
 
 from gridgov.models import Category, Event, EventLog, OutboxMessage
-from gridgov.services import duplicates, numbering
+from gridgov.services import duplicates, group_commit, numbering
 from gridgov.services.audit import log_record
 from gridgov.services.driver_sql import autocommit_fetch_one
 from workflows.audit import canonical_json
@@ -126,11 +126,12 @@ def split(text: str) -> tuple[str, str]:
 
 
 def write_report(session: Session, *, event: dict, log: dict, notice: dict, day: str, workflow: str | None,
-                 reporter_id: int | None, box: duplicates.Box) -> Written:
-    """Run the statement in the session's transaction (the caller commits). `event`, `log` and
-    `notice` are column values of the three rows; the notice's payload and key hold SENTINEL where
-    the event id goes. Raises NotWritable (nothing sent) or the database's errors (IntegrityError on
-    a racing replay)."""
+                 reporter_id: int | None, box: duplicates.Box, grouped: bool = True) -> Written:
+    """Run the statement in the session's transaction (the caller commits), or as a transaction of its
+    own when the session has none open: committed with the reports other threads send meanwhile
+    (group_commit.py) if `grouped`. `event`, `log` and `notice` are column values of the three rows;
+    the notice's payload and key hold SENTINEL where the event id goes. Raises NotWritable (nothing
+    sent) or the database's errors (IntegrityError on a racing replay)."""
     engine = session.get_bind()
     plan = _plan_for(engine)
     params: dict = {"day": day, "workflow": workflow or None, "reporter": reporter_id,
@@ -164,9 +165,11 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
         row, committed = session.connection().exec_driver_sql(plan.sql, params).one(), False
     else:
         # Nothing of this session's is pending: the statement is its own transaction (autocommit,
-        # one round trip, no BEGIN or COMMIT of its own). Watched statements (a test,
-        # bench/profile_ingest.py) go through SQLAlchemy there, which tells the listeners.
-        row, committed = autocommit_fetch_one(engine, plan.sql, params), True
+        # one round trip, no BEGIN or COMMIT of its own), or one of a group sent together. Watched
+        # statements (a test, bench/profile_ingest.py) go alone through SQLAlchemy, which tells the
+        # listeners. The statement is safe to send twice, as grouping asks: a replay writes nothing.
+        send = group_commit.fetch_one if grouped else autocommit_fetch_one
+        row, committed = send(engine, plan.sql, params), True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
                       candidates=[SimpleNamespace(**dict(zip(duplicates.CANDIDATE_COLUMNS, c)))

@@ -284,7 +284,8 @@ def _report_in_one_statement(*, user, category, description, lon, lat, crs, urge
         written = report_statement.write_report(
             session, event=values, log=log, notice=notice,
             day=local_day(now, current_app.config["GRIDGOV_TIMEZONE"]), workflow=workflow,
-            reporter_id=values["reporter_id"], box=candidate_box(wlon, wlat, now))
+            reporter_id=values["reporter_id"], box=candidate_box(wlon, wlat, now),
+            grouped=current_app.config.get("REPORT_GROUP_COMMIT", True))
     except report_statement.NotWritable:
         return None
     except IntegrityError:
