@@ -1,7 +1,7 @@
 """Reports sent while the database is busy are committed together, and each still gets its own answer.
 
 PostgreSQL only: the report statement, and so group commit, is PostgreSQL's (on SQLite every report
-takes the ORM path). Each test makes the database busy on purpose, by holding a lock the first report
+takes the ORM path, one transaction each). Each test makes the database busy on purpose, by holding a lock the first report
 needs from a connection of its own, so that the reports after it queue up in the process and go as
 one group when it returns; then it checks what each caller got and what was stored.
 """
@@ -22,10 +22,12 @@ from tests.conftest import wipe_event_data
 from tests.integration.test_api_events import a_point, auth
 
 
+# Group commit sends the report statement, which is PostgreSQL's.
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
 @pytest.fixture
-def pg(app_ctx, backend, monkeypatch):
-    if backend != "postgresql":
-        pytest.skip("group commit sends PostgreSQL's report statement")
+def pg(app_ctx, monkeypatch):
     # A report joins its session's transaction when one is open, and the per-process caches open one
     # when they load (the geofence, the county, the areas' version every 2 s): one report warms them
     # all, then the tests start from no events, and the version is not read again meanwhile.
@@ -274,16 +276,3 @@ def test_group_commit_can_be_turned_off(pg, monkeypatch):
     before = dict(the_group(pg).sizes)
     assert post(pg, token, a_body("不成组"))()[0] == 201
     assert dict(the_group(pg).sizes) == before
-
-
-def test_the_setting_reads_its_environment_variable():
-    from config.settings import load_settings
-
-    assert load_settings({}).REPORT_GROUP_COMMIT is True
-    assert load_settings({"GRIDGOV_REPORT_GROUP_COMMIT": "0"}).REPORT_GROUP_COMMIT is False
-
-
-def test_named_parameters_become_positional_once_each():
-    sql, names = group_commit._positional("SELECT %(a)s, %(b)s::int, %(a)s || %(c)s")
-    assert sql == "SELECT $1, $2::int, $1 || $3"
-    assert names == ["a", "b", "c"]
