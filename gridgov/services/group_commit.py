@@ -22,9 +22,10 @@ Each statement still runs whole and in order, so each sees those before it in it
 report earlier in the same group finds it as a replay, and the day's numbers follow the order. If any
 statement fails, the database rolls the whole group back and each statement is sent again alone, so
 each caller gets its own statement's answer or error and a bad report costs the others only a retry.
-A connection lost mid-group leaves the group committed or not at all; sent again alone, each statement
-writes its report or finds it written. That is why only statements safe to send twice may be grouped:
-the report statement is (its client UUID), and it is the only one that is.
+A connection lost mid-group leaves the group committed or not at all, and the client cannot tell
+which. Then only the statements their callers marked safe to send twice are sent again alone (a
+report with a client UUID: it writes the report, or finds it written and answers it as a replay);
+the others get the error, as they would have alone, and are not written twice.
 """
 from __future__ import annotations
 
@@ -51,10 +52,11 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 class _Waiting:
     """One caller's statement parameters, and in time its row or its error."""
 
-    __slots__ = ("params", "row", "error", "done")
+    __slots__ = ("params", "resend_safe", "row", "error", "done")
 
-    def __init__(self, params: dict):
+    def __init__(self, params: dict, resend_safe: bool):
         self.params = params
+        self.resend_safe = resend_safe
         self.row = None
         self.error: BaseException | None = None
         self.done = False
@@ -82,9 +84,10 @@ class StatementGroup:
         self._sending = False
         self.sizes: collections.Counter = collections.Counter()  # how many statements each send held
 
-    def fetch_one(self, params: dict) -> tuple | None:
-        """Run the statement with `params`, committed (alone or with others'): its first row."""
-        mine = _Waiting(params)
+    def fetch_one(self, params: dict, resend_safe: bool) -> tuple | None:
+        """Run the statement with `params`, committed (alone or with others'): its first row.
+        `resend_safe`: running it twice does no harm (sent again alone if its group's fate is unknown)."""
+        mine = _Waiting(params, resend_safe)
         with self._turn:
             self._line.append(mine)
             while self._sending and not mine.done:
@@ -110,7 +113,14 @@ class StatementGroup:
         if len(group) > 1:
             try:
                 rows = self._send_together(group)
-            except Exception as exc:  # noqa: BLE001 - rolled back; each is sent alone below
+            except _FateUnknown as unknown:
+                log.warning("a group of %d statements lost its connection; sending again alone those safe to "
+                            "send twice", len(group))
+                for waiting in group:
+                    if not waiting.resend_safe:
+                        waiting.error, waiting.done = unknown.error, True
+                group = [waiting for waiting in group if not waiting.done]
+            except Exception as exc:  # noqa: BLE001 - nothing was committed; each is sent alone below
                 log.info("a group of %d statements failed (%s); sending each alone", len(group), type(exc).__name__)
             else:
                 for waiting, row in zip(group, rows):
@@ -124,7 +134,8 @@ class StatementGroup:
             waiting.done = True
 
     def _send_together(self, group: list[_Waiting]) -> list[tuple | None]:
-        """All the statements in one message: one round trip, one transaction, nothing to wait for."""
+        """All the statements in one message: one round trip, one transaction, nothing to wait for.
+        Raises _FateUnknown if the group may have been committed, else the error (nothing committed)."""
         engine = self.engine
         pooled = engine.raw_connection()
         driver = pooled.driver_connection
@@ -143,22 +154,33 @@ class StatementGroup:
                 rows = [cursor.fetchone()]
                 while cursor.nextset():
                     rows.append(cursor.fetchone())
-                if len(rows) != len(group):  # not a result per statement: cannot be told apart
-                    raise RuntimeError(f"{len(rows)} results for {len(group)} statements")
+                if len(rows) != len(group):  # committed, but the rows cannot be told apart
+                    raise _FateUnknown(RuntimeError(f"{len(rows)} results for {len(group)} statements"))
                 return rows
             except engine.dialect.loaded_dbapi.Error as exc:
                 if getattr(exc, "sqlstate", None) == _NO_SUCH_STATEMENT:
                     prepared.discard(self.name)  # prepared on a connection since reset: prepare again
-                if driver_sql.wrapped_error(engine, self.sql, {}, exc, driver)[1]:
+                error, disconnect = driver_sql.wrapped_error(engine, self.sql, {}, exc, driver)
+                if disconnect:
                     engine.pool._invalidate(pooled, exc)  # as autocommit_fetch_one does on a lost server
-                elif driver.closed:
+                elif driver.closed or driver.broken:
                     pooled.invalidate(exc)  # this connection alone is gone (its backend was ended)
-                raise
+                if disconnect or driver.closed or driver.broken:
+                    raise _FateUnknown(error) from exc
+                raise  # the server answered with an error: it rolled the whole message back
             finally:
                 if not driver.closed:
                     driver.autocommit = False  # the pool hands out connections in transaction mode
         finally:
             pooled.close()
+
+
+class _FateUnknown(Exception):
+    """The connection was lost after the group was sent: it may or may not have been committed."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error  # what a caller whose statement is not sent again gets
 
 
 def _positional(sql: str) -> tuple[str, list[str]]:
@@ -188,10 +210,11 @@ def group_for(engine: Engine, sql: str) -> StatementGroup:
     return group
 
 
-def fetch_one(engine: Engine, sql: str, params: dict) -> tuple | None:
+def fetch_one(engine: Engine, sql: str, params: dict, *, resend_safe: bool) -> tuple | None:
     """Run `sql` committed, grouped with the same statement from other threads while the database is
-    busy (see the module's docstring: `sql` must be safe to send twice). Raises as
+    busy. `resend_safe`: these parameters may run twice without harm, so the statement is sent again
+    alone if its group's connection is lost (see the module's docstring). Raises as
     driver_sql.autocommit_fetch_one does."""
     if driver_sql.watched(engine):  # someone watches statements: one by one, through SQLAlchemy
         return driver_sql.autocommit_fetch_one(engine, sql, params)
-    return group_for(engine, sql).fetch_one(params)
+    return group_for(engine, sql).fetch_one(params, resend_safe)

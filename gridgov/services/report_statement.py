@@ -167,9 +167,12 @@ def write_report(session: Session, *, event: dict, log: dict, notice: dict, day:
         # Nothing of this session's is pending: the statement is its own transaction (autocommit,
         # one round trip, no BEGIN or COMMIT of its own), or one of a group sent together. Watched
         # statements (a test, bench/profile_ingest.py) go alone through SQLAlchemy, which tells the
-        # listeners. The statement is safe to send twice, as grouping asks: a replay writes nothing.
-        send = group_commit.fetch_one if grouped else autocommit_fetch_one
-        row, committed = send(engine, plan.sql, params), True
+        # listeners. With a client UUID the statement is safe to send twice: a replay writes nothing.
+        if grouped:
+            row = group_commit.fetch_one(engine, plan.sql, params, resend_safe=params["client_uuid"] is not None)
+        else:
+            row = autocommit_fetch_one(engine, plan.sql, params)
+        committed = True
     written = Written(prior_id=row[0], event_id=row[1], number=row[2], workflow=row[3], log_hash=row[4],
                       category_name=row[5], reporter_active=bool(row[6]),
                       candidates=[SimpleNamespace(**dict(zip(duplicates.CANDIDATE_COLUMNS, c)))
