@@ -17,6 +17,9 @@ them). PostgreSQL runs the statements of one simple-protocol message as one tran
 after the last, with no word from the client in between. (psycopg's pipeline mode was tried first:
 it sends each statement as it is queued, so the day's counter row stayed locked while the sending
 thread waited for Python's GIL between statements, and the database sat idle in the transaction.)
+A statement prepared with SQL's PREPARE lives on one server connection, so behind a pooler that hands
+out server connections per transaction (PgBouncer's transaction mode) a group finds it missing and
+falls back to sending each statement alone: turn group commit off there (REPORT_GROUP_COMMIT).
 
 Each statement still runs whole and in order, so each sees those before it in its group: a retry of a
 report earlier in the same group finds it as a replay, and the day's numbers follow the order. If any
