@@ -187,8 +187,8 @@ class _FateUnknown(Exception):
 
 
 def _positional(sql: str) -> tuple[str, list[str]]:
-    """`sql` with its %(name)s parameters as $1, $2 … (a name used twice keeps its number), and the names
-    in that order."""
+    """`sql` with its %(name)s parameters as $1, $2 … (a name used twice keeps its number) and `%%` as
+    the `%` the driver would have sent, and the names in order of first use."""
     names: list[str] = []
 
     def number(match: re.Match) -> str:
@@ -197,7 +197,7 @@ def _positional(sql: str) -> tuple[str, list[str]]:
             names.append(name)
         return f"${names.index(name) + 1}"
 
-    return _NAMED.sub(number, sql), names
+    return "%".join(_NAMED.sub(number, part) for part in sql.split("%%")), names
 
 
 _groups: "weakref.WeakKeyDictionary[Engine, dict[str, StatementGroup]]" = weakref.WeakKeyDictionary()

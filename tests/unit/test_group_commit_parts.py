@@ -14,3 +14,9 @@ def test_named_parameters_become_positional_once_each():
     sql, names = group_commit._positional("SELECT %(a)s, %(b)s::int, %(a)s || %(c)s")
     assert sql == "SELECT $1, $2::int, $1 || $3"
     assert names == ["a", "b", "c"]
+
+
+def test_an_escaped_percent_reaches_the_server_as_one():
+    sql, names = group_commit._positional("SELECT %(a)s LIKE 'x%%' || %(b)s, 100%%")
+    assert sql == "SELECT $1 LIKE 'x%' || $2, 100%"
+    assert names == ["a", "b"]
