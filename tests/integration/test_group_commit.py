@@ -1,9 +1,10 @@
 """Reports sent while the database is busy are committed together, and each still gets its own answer.
 
 PostgreSQL only: the report statement, and so group commit, is PostgreSQL's (on SQLite every report
-takes the ORM path, one transaction each). Each test makes the database busy on purpose, by holding a lock the first report
-needs from a connection of its own, so that the reports after it queue up in the process and go as
-one group when it returns; then it checks what each caller got and what was stored.
+takes the ORM path, one transaction each). Each test makes the database busy on purpose, by holding a
+lock the first report needs from a connection of its own, so that the reports after it queue up in
+the process and go as one group when it returns; then it checks what each caller got and what was
+stored.
 """
 
 import threading
@@ -29,9 +30,11 @@ pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 @pytest.fixture
 def pg(app_ctx, monkeypatch):
     # A report joins its session's transaction when one is open, and the per-process caches open one
-    # when they load (the geofence, the county, the areas' version every 2 s): one report warms them
-    # all, then the tests start from no events, and the version is not read again meanwhile.
+    # when they load (the geofence, the county, the areas' version every 2 s, a token every 5 s): one
+    # report warms them all, then the tests start from no events, and nothing is read again meanwhile
+    # however slow the machine.
     monkeypatch.setitem(app_ctx.config, "AREA_VERSION_TTL_SECONDS", 3600)
+    monkeypatch.setitem(app_ctx.config, "API_TOKEN_CACHE_SECONDS", 3600)
     client = app_ctx.test_client()
     assert client.post("/api/v1/events", json=a_body("预热"), headers=auth(client)).status_code == 201
     wipe_event_data()
@@ -95,9 +98,14 @@ def first_blocked_then_queued(app, first, rest):
     finally:
         holder.rollback()
         holder.close()
+    join_all(threads)
+    return results
+
+
+def join_all(threads) -> None:
     for thread in threads:
         thread.join(30)
-    return results
+    assert not any(thread.is_alive() for thread in threads), "a report did not finish within 30 s"
 
 
 def warm_token(app) -> str:
@@ -255,8 +263,7 @@ def test_a_connection_lost_mid_group_writes_no_report_twice(pg):
         category.rollback()
         category.close()
         counter.close()
-    for thread in threads:
-        thread.join(30)
+    join_all(threads)
 
     assert isinstance(results[2], OperationalError), results[2]  # answered 503 + Retry-After by the API
     assert [results[i].description for i in (0, 1, 3)] == ["先到的", "有标识 0", "有标识 1"]
