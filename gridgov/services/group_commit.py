@@ -121,7 +121,9 @@ class StatementGroup:
                             "send twice", len(group))
                 for waiting in group:
                     if not waiting.resend_safe:
-                        waiting.error, waiting.done = unknown.error, True
+                        # An error of its own, with its own parameters: one exception object raised in
+                        # several threads would have their tracebacks written over each other.
+                        waiting.error, waiting.done = unknown.error_for(waiting.params), True
                 group = [waiting for waiting in group if not waiting.done]
             except Exception as exc:  # noqa: BLE001 - nothing was committed; each is sent alone below
                 log.info("a group of %d statements failed (%s); sending each alone", len(group), type(exc).__name__)
@@ -158,18 +160,21 @@ class StatementGroup:
                 while cursor.nextset():
                     rows.append(cursor.fetchone())
                 if len(rows) != len(group):  # committed, but the rows cannot be told apart
-                    raise _FateUnknown(RuntimeError(f"{len(rows)} results for {len(group)} statements"))
+                    message = f"{len(rows)} results for {len(group)} statements"
+                    raise _FateUnknown(lambda params: RuntimeError(message))
                 return rows
             except engine.dialect.loaded_dbapi.Error as exc:
                 if getattr(exc, "sqlstate", None) == _NO_SUCH_STATEMENT:
                     prepared.discard(self.name)  # prepared on a connection since reset: prepare again
-                error, disconnect = driver_sql.wrapped_error(engine, self.sql, {}, exc, driver)
+                disconnect = engine.dialect.is_disconnect(exc, driver, None)
                 if disconnect:
                     engine.pool._invalidate(pooled, exc)  # as autocommit_fetch_one does on a lost server
                 elif driver.closed or driver.broken:
                     pooled.invalidate(exc)  # this connection alone is gone (its backend was ended)
                 if disconnect or driver.closed or driver.broken:
-                    raise _FateUnknown(error) from exc
+                    lost = exc  # bound now: Python unbinds `exc` when this except clause ends
+                    raise _FateUnknown(
+                        lambda params: driver_sql.wrapped_error(engine, self.sql, params, lost, driver)[0]) from exc
                 raise  # the server answered with an error: it rolled the whole message back
             finally:
                 if not driver.closed:
@@ -181,9 +186,9 @@ class StatementGroup:
 class _FateUnknown(Exception):
     """The connection was lost after the group was sent: it may or may not have been committed."""
 
-    def __init__(self, error: Exception):
-        super().__init__(str(error))
-        self.error = error  # what a caller whose statement is not sent again gets
+    def __init__(self, make_error):
+        super().__init__("the group's connection was lost")
+        self.error_for = make_error  # params → what a caller whose statement is not sent again gets
 
 
 def _positional(sql: str) -> tuple[str, list[str]]:

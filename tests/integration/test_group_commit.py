@@ -8,7 +8,6 @@ stored.
 """
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -20,6 +19,7 @@ from gridgov.services import group_commit, report_statement
 from gridgov.services.audit import verify_all
 from gridgov.services.reporting import report_event
 from tests.conftest import wipe_event_data
+from tests.helpers.waiting import wait_for
 from tests.integration.test_api_events import a_point, auth
 
 
@@ -48,14 +48,6 @@ def admin_connection(app, autocommit: bool = False):
 
 def the_group(app) -> group_commit.StatementGroup:
     return group_commit.group_for(db.engine, report_statement._plan_for(db.engine).sql)
-
-
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def in_threads(app, calls):
@@ -91,10 +83,10 @@ def first_blocked_then_queued(app, first, rest):
     threads, results = in_threads(app, [first] + rest)
     try:
         threads[0].start()
-        wait_for(lambda: group._sending, "the first report to reach the database")
+        wait_for(lambda: group._sending, 10, "the first report to reach the database", interval=0.01)
         for thread in threads[1:]:
             thread.start()
-        wait_for(lambda: len(group._line) == len(rest), "the other reports to queue")
+        wait_for(lambda: len(group._line) == len(rest), 10, "the other reports to queue", interval=0.01)
     finally:
         holder.rollback()
         holder.close()
@@ -245,10 +237,10 @@ def test_a_connection_lost_mid_group_writes_no_report_twice(pg):
     category.execute("SELECT 1 FROM categories WHERE code = '0102' FOR UPDATE")
     try:
         threads[0].start()
-        wait_for(lambda: group._sending, "the first report to reach the database")
+        wait_for(lambda: group._sending, 10, "the first report to reach the database", interval=0.01)
         for thread in threads[1:]:
             thread.start()
-        wait_for(lambda: len(group._line) == 3, "the other reports to queue")
+        wait_for(lambda: len(group._line) == 3, 10, "the other reports to queue", interval=0.01)
         counter.rollback()
         threads[0].join(30)
         # Autocommit: within one transaction pg_stat_activity answers from the snapshot it took first.
@@ -257,8 +249,8 @@ def test_a_connection_lost_mid_group_writes_no_report_twice(pg):
                 return watcher.execute(
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'EXECUTE gridgov_group_%'"
                 ).fetchone()
-            wait_for(group_backend, "the group to wait on the category row")
-            watcher.execute("SELECT pg_terminate_backend(%s)", group_backend())
+            pid = wait_for(group_backend, 10, "the group to wait on the category row", interval=0.01)
+            watcher.execute("SELECT pg_terminate_backend(%s)", pid)
     finally:
         category.rollback()
         category.close()

@@ -5,7 +5,6 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,11 +104,3 @@ def start_worker(application, *, burst: bool, **extra_env) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -17,7 +17,8 @@ from gridgov.extensions import db
 from gridgov.jobs import follower, queueing
 from gridgov.models import OutboxMessage
 from gridgov.services.workflow import fire_action
-from tests.integration.jobs.conftest import ROOT, add_event, demo_users, wait_for, worker_env
+from tests.helpers.waiting import wait_for
+from tests.integration.jobs.conftest import ROOT, add_event, demo_users, worker_env
 
 
 class OutboxWrites:

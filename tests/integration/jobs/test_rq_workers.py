@@ -17,7 +17,8 @@ from gridgov.jobs.maintenance import reap_abandoned
 from gridgov.jobs.relay import relay_pending
 from gridgov.models import Event, Notification, OutboxMessage
 from tests.conftest import build_app
-from tests.integration.jobs.conftest import add_event, demo_users, start_worker, wait_for
+from tests.helpers.waiting import wait_for
+from tests.integration.jobs.conftest import add_event, demo_users, start_worker
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
