@@ -138,6 +138,11 @@ class StatementGroup:
                 waiting.error = exc
             waiting.done = True
 
+    def _prepare_on(self, cursor, prepared: set) -> None:
+        if self.name not in prepared:
+            cursor.execute(self.prepare, prepare=False)
+            prepared.add(self.name)
+
     def _send_together(self, group: list[_Waiting]) -> list[tuple | None]:
         """All the statements in one message: one round trip, one transaction, nothing to wait for.
         Raises _FateUnknown if the group may have been committed, else the error (nothing committed)."""
@@ -151,21 +156,27 @@ class StatementGroup:
             # message are one transaction, which the server commits after the last of them.
             driver.autocommit = True
             try:
-                if self.name not in prepared:
-                    cursor.execute(self.prepare, prepare=False)
-                    prepared.add(self.name)
-                cursor.execute("; ".join(cursor.mogrify(self.execute, [waiting.params[name] for name in self.names])
-                                         for waiting in group), prepare=False)
+                message = "; ".join(cursor.mogrify(self.execute, [waiting.params[name] for name in self.names])
+                                    for waiting in group)
+                try:
+                    self._prepare_on(cursor, prepared)
+                    cursor.execute(message, prepare=False)
+                except engine.dialect.loaded_dbapi.Error as exc:
+                    if getattr(exc, "sqlstate", None) != _NO_SUCH_STATEMENT or driver.closed:
+                        raise
+                    # Dropped under us: psycopg sends DEALLOCATE ALL when it sees a ROLLBACK, DROP or
+                    # ALTER on the connection. The first EXECUTE failed, so nothing ran: prepare again.
+                    prepared.discard(self.name)
+                    self._prepare_on(cursor, prepared)
+                    cursor.execute(message, prepare=False)
                 rows = [cursor.fetchone()]
                 while cursor.nextset():
                     rows.append(cursor.fetchone())
                 if len(rows) != len(group):  # committed, but the rows cannot be told apart
-                    message = f"{len(rows)} results for {len(group)} statements"
-                    raise _FateUnknown(lambda params: RuntimeError(message))
+                    counted = f"{len(rows)} results for {len(group)} statements"
+                    raise _FateUnknown(lambda params: RuntimeError(counted))
                 return rows
             except engine.dialect.loaded_dbapi.Error as exc:
-                if getattr(exc, "sqlstate", None) == _NO_SUCH_STATEMENT:
-                    prepared.discard(self.name)  # prepared on a connection since reset: prepare again
                 disconnect = engine.dialect.is_disconnect(exc, driver, None)
                 if disconnect:
                     engine.pool._invalidate(pooled, exc)  # as autocommit_fetch_one does on a lost server
